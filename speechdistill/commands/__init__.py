@@ -1,0 +1,1 @@
+"""Command groups of the ``speechdistill`` CLI; each module exposes ``register(subparsers)``."""
