@@ -1,0 +1,65 @@
+"""Model cards (README.md) for the teachers the package trains."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+from ..io import atomic_write_text
+
+
+def hardware_description() -> str:
+    """'1x NVIDIA H100 ...' on GPU, else the CPU model and core count."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()}x {torch.cuda.get_device_name(0)}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU ({cpu}), {torch.get_num_threads()} threads"
+
+
+def write_model_card(directory: Path, *, title: str, architecture: str, params: int, data: str, updates: int,
+                     audio_hours_seen: float, hardware: str, wall_s: float, metrics: dict[str, float],
+                     command: str) -> Path:
+    """Write ``directory/README.md`` describing how the teacher was trained and how well it does."""
+    rows = "\n".join(f"| {name} | {value * 100:.1f}% |" for name, value in metrics.items())
+    text = f"""---
+library_name: transformers
+tags: [automatic-speech-recognition, speechdistill]
+---
+# {title}
+
+A {architecture} speech recogniser trained from scratch by speechdistill (no pretrained weights).
+
+| | |
+|---|---|
+| parameters | {params / 1e6:.2f} M |
+| training data | {data} |
+| optimiser updates | {updates} |
+| audio seen | {audio_hours_seen:.1f} h |
+| hardware | {hardware} |
+| wall time | {wall_s / 60:.1f} min |
+
+## Word error rate (greedy decoding, shared normaliser)
+
+| split | WER |
+|---|---|
+{rows}
+
+## Reproduce
+
+```
+{command}
+```
+
+Load it with plain transformers (`AutoModelForCTC.from_pretrained(dir)` or
+`WhisperForConditionalGeneration.from_pretrained(dir)`) or with `speechdistill.teachers.load_teacher(dir)`.
+"""
+    return atomic_write_text(directory / "README.md", text)

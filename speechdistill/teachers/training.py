@@ -1,0 +1,133 @@
+"""`speechdistill teacher train`: train a teacher from scratch when none exists for the domain.
+
+Usage:
+    speechdistill teacher train recipes/teachers/wav2vec2.yaml [key=value ...] [--resume]
+
+The recipe names the data, the architecture and its config, and the training budget. The best
+checkpoint by dev WER is saved as a standard Hugging Face directory with a model card.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from ..config import config_to_dict, load_config
+from ..data.augment_pipeline import WaveformAugmentConfig, build_waveform_augment
+from ..data.dataset import UtteranceDataset
+from ..data.errors import SkipReport
+from ..data.manifests import read_manifest
+from ..data.validate import validate_audio
+from ..io import atomic_write_text
+from ..markers import Marker, write_marker
+from ..text import Vocabulary
+from ..train.loop import TrainOptions, train
+from .architectures import get_architecture
+from .model_card import hardware_description, write_model_card
+
+
+@dataclass(frozen=True)
+class TeacherDataConfig:
+    """Manifests (NeMo JSONL, LibriSpeech/Kaldi dirs, HF datasets on disk) for training and evaluation."""
+
+    train: str
+    dev: str
+    test: dict[str, str] = field(default_factory=dict)
+    max_duration_s: float = 20.0
+    on_error: Literal["raise", "skip"] = "raise"
+    dev_max_utterances: int | None = 300
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """A teacher recipe. ``model`` holds architecture config overrides (checked against the HF config)."""
+
+    architecture: Literal["wav2vec2", "whisper"]
+    out_dir: str
+    data: TeacherDataConfig
+    model: dict[str, Any] = field(default_factory=dict)
+    train: TrainOptions = field(default_factory=TrainOptions)
+    augment: WaveformAugmentConfig = field(default_factory=WaveformAugmentConfig)
+    save_dtype: Literal["float32", "float16"] = "float32"
+    title: str = "speechdistill teacher"
+
+
+def _read(path: str, config: TeacherDataConfig, report: SkipReport, vocab: Vocabulary, limit: int | None = None):
+    utterances = read_manifest(path, labelled=True, report=report, vocab=vocab, max_duration_s=config.max_duration_s)
+    if limit is not None:
+        utterances = utterances[:limit]
+    return validate_audio(utterances, report)
+
+
+def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str = "") -> Path:
+    """Train the teacher described by ``config``; return the directory of the best model."""
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "config.resolved.yaml", _yaml(config_to_dict(config)))
+    vocab = Vocabulary.default()
+    report = SkipReport(config.data.on_error)
+    train_utts = _read(config.data.train, config.data, report, vocab)
+    dev_utts = _read(config.data.dev, config.data, report, vocab, config.data.dev_max_utterances)
+    if len(report):
+        print(f"{report.summary()}; see {report.write(out_dir / 'skipped.jsonl')}", file=sys.stderr)
+    arch = get_architecture(config.architecture)
+    model = arch.build(vocab, config.model, [u.text for u in train_utts], out_dir)
+    augment = build_waveform_augment(config.augment)
+    train_set = UtteranceDataset(train_utts, vocab, augment=augment, seed=config.train.seed)
+    dev_set = UtteranceDataset(dev_utts, vocab)
+    best_dir = out_dir / "best"
+
+    def on_best(best_model: torch.nn.Module, metrics: dict[str, float], state: dict) -> None:
+        arch.save(best_model, best_dir)
+        write_marker(best_dir, Marker(kind="teacher", vocabulary=vocab.labels,
+                                      extra={"architecture": config.architecture, "update": state["update"],
+                                             "dev_wer": metrics["wer"]}))
+
+    result = train(model, train_set, arch.step, arch.eval_fn(dev_set), out_dir, config.train,
+                   on_best=on_best, resume=resume)
+    return _finish(config, arch, vocab, best_dir, result, report, command)
+
+
+def _finish(config, arch, vocab, best_dir: Path, result, report, command: str) -> Path:
+    """Score the best model on dev and test splits, then write its model card (and fp16 copy)."""
+    from transformers import AutoConfig
+
+    hf_config = AutoConfig.from_pretrained(best_dir)
+    model = _load_best(best_dir, hf_config)
+    metrics = {"dev": arch.eval_fn(UtteranceDataset(_read(config.data.dev, config.data, report, vocab), vocab))(model)["wer"]}
+    for name, path in config.data.test.items():
+        metrics[name] = arch.eval_fn(UtteranceDataset(_read(path, config.data, report, vocab), vocab))(model)["wer"]
+    if config.save_dtype == "float16":
+        arch.save(model, best_dir, torch.float16)
+    write_model_card(best_dir, title=config.title, architecture=config.architecture,
+                     params=sum(p.numel() for p in model.parameters()), data=config.data.train,
+                     updates=result.updates, audio_hours_seen=result.audio_hours_seen,
+                     hardware=hardware_description(), wall_s=result.wall_s, metrics=metrics, command=command)
+    print("; ".join(f"{k} WER {v * 100:.1f}%" for k, v in metrics.items()))
+    return best_dir
+
+
+def _load_best(best_dir: Path, hf_config) -> torch.nn.Module:
+    from transformers import AutoModelForCTC, WhisperForConditionalGeneration
+
+    cls = WhisperForConditionalGeneration if hf_config.model_type == "whisper" else AutoModelForCTC
+    model = cls.from_pretrained(best_dir, dtype=torch.float32)
+    return model.eval()
+
+
+def _yaml(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def train_teacher_from_config(path: str | Path, overrides: list[str], *, resume: bool = False) -> Path:
+    """CLI entry: load the recipe with overrides and train."""
+    config = load_config(TeacherConfig, path, overrides)
+    command = shlex.join(["speechdistill", "teacher", "train", str(path), *overrides])
+    return train_teacher(config, resume=resume, command=command)

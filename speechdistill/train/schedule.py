@@ -1,0 +1,28 @@
+"""Optimiser and learning-rate schedule: AdamW with linear warm-up then cosine decay."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW; biases and norm weights (1-D parameters) are not decayed."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-8)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_updates: int, total_updates: int,
+                  final_lr_fraction: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_updates``, cosine decay to ``final_lr_fraction`` at ``total_updates``."""
+
+    def factor(update: int) -> float:
+        if update < warmup_updates:
+            return (update + 1) / max(1, warmup_updates)
+        progress = min(1.0, (update - warmup_updates) / max(1, total_updates - warmup_updates))
+        return final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -1,0 +1,38 @@
+"""Shared fixtures: everything is made inside the tests, nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from speechdistill.data.audio import save_audio  # noqa: E402
+from speechdistill.data.records import Utterance  # noqa: E402
+
+TINY_TEXTS = ("turn on the lights", "set a timer", "call mom", "play some jazz", "what is the weather",
+              "stop", "open the door", "add milk to the list")
+
+
+def make_tone_utterances(directory, n: int = 8, seed: int = 0, sample_rate: int = 16_000) -> list[Utterance]:
+    """``n`` short FLAC files of noisy tones with command-like transcripts (labels are arbitrary)."""
+    rng = np.random.default_rng(seed)
+    utts = []
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        seconds = float(rng.uniform(0.4, 1.2))
+        t = np.arange(int(seconds * sample_rate)) / sample_rate
+        audio = 0.3 * np.sin(2 * np.pi * rng.uniform(150, 400) * t) + 0.02 * rng.standard_normal(t.size)
+        path = directory / f"utt{i:03d}.flac"
+        save_audio(path, audio.astype(np.float32), sample_rate)
+        utts.append(Utterance(f"utt{i:03d}", path, t.size / sample_rate, TINY_TEXTS[i % len(TINY_TEXTS)], "spk0"))
+    return utts
+
+
+@pytest.fixture
+def tone_utterances(tmp_path):
+    """Eight tiny labelled utterances on disk."""
+    return make_tone_utterances(tmp_path / "audio")
