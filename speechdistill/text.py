@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ _SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand
 _ORDINAL_IRREGULAR = {"one": "first", "two": "second", "three": "third", "five": "fifth",
                       "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
 _ABBREVIATIONS = {"dr": "doctor", "mr": "mister", "mrs": "missus", "ms": "miz", "st": "saint",
-                  "no": "number", "vs": "versus", "approx": "approximately"}
+                  "vs": "versus", "approx": "approximately"}
+_CURRENCIES = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny")}
 _SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at ", "°": " degrees ",
             "$": " dollars ", "€": " euros ", "£": " pounds "}
 
@@ -89,22 +91,46 @@ def _time_to_words(match: re.Match) -> str:
     return f" {spoken} "
 
 
+def _currency_to_words(match: re.Match) -> str:
+    """The unit is spoken after the amount: '$5' -> '5 dollars', '£2.50' -> '2 pounds 50 pence'."""
+    unit, sub_unit = _CURRENCIES[match.group(1)]
+    whole, frac = match.group(2), match.group(3)
+    if frac is None or len(frac) != 2:
+        amount = whole if frac is None else f"{whole}.{frac}"
+        return f" {amount} {unit}{'' if amount == '1' else 's'} "
+    subs = sub_unit if frac == "01" else "pence" if sub_unit == "penny" else sub_unit + "s"
+    return f" {whole} {unit}{'' if whole == '1' else 's'} {int(frac)} {subs} "
+
+
+def _plural(words: str) -> str:
+    """'nineteen ninety' -> 'nineteen nineties' (for '1990s', '80s')."""
+    head, _, last = words.rpartition(" ")
+    last = last[:-1] + "ies" if last.endswith("y") else last + ("es" if last.endswith("x") else "s")
+    return f"{head} {last}" if head else last
+
+
 def _number_token_to_words(match: re.Match) -> str:
-    digits, ordinal = match.group(1).replace(",", ""), match.group(3)
-    if "." in digits:
-        whole, frac = digits.split(".", 1)
-        return f" {number_to_words(int(whole))} point {' '.join(_ONES[int(d)] for d in frac)} "
-    value = int(digits)
+    digits, frac, ordinal, plural = match.group(1), match.group(2), match.group(3), match.group(4)
+    value = int(digits.replace(",", ""))
+    if frac:
+        return f" {number_to_words(value)} point {' '.join(_ONES[int(d)] for d in frac[1:])} "
     if ordinal:
         return f" {ordinal_to_words(value)} "
-    if len(digits) == 4 and 1100 <= value <= 2099 and "," not in match.group(1):
-        return f" {_year_to_words(value)} "
-    return f" {number_to_words(value)} "
+    if len(digits) == 4 and 1100 <= value <= 2099:
+        spoken = _year_to_words(value)
+    else:
+        spoken = number_to_words(value)
+    return f" {_plural(spoken) if plural else spoken} "
 
 
 _TIME_RE = re.compile(r"\b(\d{1,2}):(\d{2})\s*([ap]\.?m\.?)?(?![\w])", re.IGNORECASE)
-_NUMBER_RE = re.compile(r"(\d[\d,]*(\.\d+)?)(st|nd|rd|th)?\b", re.IGNORECASE)
+_CURRENCY_RE = re.compile(r"([$€£])\s?(\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.(\d+))?")
+# Thousands separators only in groups of three ("1,000"), so a list like "1,2,3" stays three numbers.
+# A trailing "s" makes a plural ("1990s"); any other letters after the digits stay as they are ("3x").
+_NUMBER_RE = re.compile(r"(\d{1,3}(?:,\d{3})+(?!\d)|\d+)(\.\d+)?(?:(st|nd|rd|th)(?![a-z])|'?(s)(?![a-z]))?",
+                        re.IGNORECASE)
 _ABBREV_RE = re.compile(r"\b(" + "|".join(_ABBREVIATIONS) + r")\.", re.IGNORECASE)
+_NUMBER_ABBREV_RE = re.compile(r"\bno\.(?=\s*\d)", re.IGNORECASE)  # "No. 5", but not "I said no."
 
 
 def normalize_text(text: str) -> str:
@@ -113,15 +139,18 @@ def normalize_text(text: str) -> str:
     '5:30 pm' -> 'five thirty p m', '10%' -> 'ten percent', 'Dr. Smith' -> 'doctor smith',
     'the 3rd' -> 'the third'. Apostrophes inside words are kept ("don't").
     """
-    text = text.replace("’", "'").replace("‘", "'")
+    text = unicodedata.normalize("NFC", text).replace("’", "'").replace("‘", "'")
     text = _ABBREV_RE.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()] + " ", text)
+    text = _NUMBER_ABBREV_RE.sub("number ", text)
     text = _TIME_RE.sub(_time_to_words, text)
+    text = _CURRENCY_RE.sub(_currency_to_words, text)
     for symbol, spoken in _SYMBOLS.items():
         text = text.replace(symbol, spoken)
     text = _NUMBER_RE.sub(_number_token_to_words, text)
     text = text.lower()
-    text = re.sub(r"[^a-z' ]+", " ", text)
-    text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)  # quotes, not apostrophes
+    # Letters of any script are kept (so "café" keeps its 'é' for the vocabulary check to see).
+    text = re.sub(r"[^\w' ]|[\d_]", " ", text)
+    text = re.sub(r"(?<![^\W\d_])'|'(?![^\W\d_])", " ", text)  # quotes, not apostrophes
     return " ".join(text.split())
 
 

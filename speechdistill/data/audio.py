@@ -51,7 +51,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE_HZ, max_duration
         audio, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise DataError(str(path), f"unreadable audio ({exc})") from None
-    return check_audio(resample(to_mono(audio), rate, sample_rate), str(path), sample_rate, max_duration_s)
+    # Check before resampling: torchaudio's resampler fails on an empty signal with a cryptic error.
+    audio = check_audio(to_mono(audio), str(path), rate)
+    return check_audio(resample(audio, rate, sample_rate), str(path), sample_rate, max_duration_s)
 
 
 def check_audio(audio: np.ndarray, where: str, sample_rate: int = SAMPLE_RATE_HZ,
@@ -69,6 +71,8 @@ def check_audio(audio: np.ndarray, where: str, sample_rate: int = SAMPLE_RATE_HZ
 
 def audio_duration_s(path: str | Path) -> float:
     """Duration from the file header (no decoding)."""
+    if not Path(path).is_file():
+        raise DataError(str(path), "audio file not found")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
