@@ -36,3 +36,22 @@ def make_tone_utterances(directory, n: int = 8, seed: int = 0, sample_rate: int 
 def tone_utterances(tmp_path):
     """Eight tiny labelled utterances on disk."""
     return make_tone_utterances(tmp_path / "audio")
+
+
+def write_tone(path, seconds: float = 0.5, sample_rate: int = 16_000, channels: int = 1,
+               subtype: str | None = None, freq_hz: float = 220.0):
+    """Write a quiet sine (FLAC/WAV by suffix) with soundfile and return its path; 0 s gives an empty file."""
+    import soundfile as sf
+
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    mono = (0.3 * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+    audio = np.stack([mono * (c + 1) / channels for c in range(channels)], axis=1) if channels > 1 else mono
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio, sample_rate, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def tone():
+    """``tone(path, seconds=0.5, sample_rate=16000, channels=1, subtype=None)`` writes a sine file."""
+    return write_tone
