@@ -82,7 +82,7 @@ def duration_histogram(durations_s: Sequence[float] | np.ndarray, bins: int = HI
     width = _round_width((high - low) / bins if high > low else max(high, 1e-3) / bins)
     start = math.floor(low / width) * width
     count = max(1, math.ceil(round((high - start) / width, 9)))
-    edges = start + width * np.arange(count + 1)
+    edges = np.round(start + width * np.arange(count + 1), 9)  # 1.8, not 1.8000000000000003
     counts, _ = np.histogram(durations, bins=edges)
     return tuple((float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts))
 
@@ -98,7 +98,7 @@ def format_stats(stats: ManifestStats) -> str:
     lines = [
         f"manifest      {stats.path}",
         f"utterances    {stats.utterances:,}" + (f" ({unlabelled:,} unlabelled)" if unlabelled else ""),
-        f"audio         {stats.hours:.2f} h",
+        f"audio         {stats.hours:.2f} h" + (f" ({stats.hours * 60:.1f} min)" if stats.hours < 1 else ""),
         f"speakers      {stats.speakers:,}" if stats.speakers is not None else "speakers      not given",
         f"words         {stats.distinct_words:,} distinct",
         f"characters    {len(stats.characters)}: {stats.characters}",

@@ -63,24 +63,24 @@ class Checks:
         return Utterance(uid, audio_path, duration, text, None if speaker is None else str(speaker))
 
 
-def collect(builds: Iterable[Callable[[], Utterance]], report: SkipReport | None) -> list[Utterance]:
-    """Call each ``build``; a DataError it raises (or a repeated id) goes to ``report`` (None: raise).
+def collect(builds: Iterable[tuple[str, Callable[[], Utterance]]], report: SkipReport | None) -> list[Utterance]:
+    """Call each ``(where, build)``; a DataError it raises (or a repeated id) goes to ``report`` (None: raise).
 
     Errors raised by the iterable itself (a missing manifest, an unsupported layout) always propagate:
     they concern the whole manifest, not one entry.
     """
     report = report if report is not None else SkipReport("raise")
     utterances: list[Utterance] = []
-    seen: set[str] = set()
-    for build in builds:
+    seen: dict[str, str] = {}  # id -> where it first appeared
+    for where, build in builds:
         try:
             utt = build()
             if utt.id in seen:
-                raise DataError(str(utt.audio_path), f"duplicate utterance id {utt.id!r}")
+                raise DataError(where, f"duplicate utterance id {utt.id!r} (first at {seen[utt.id]})")
         except DataError as exc:
             report.handle(exc)
             continue
-        seen.add(utt.id)
+        seen[utt.id] = where
         utterances.append(utt)
     return utterances
 

@@ -124,13 +124,13 @@ def _entries(dataset, columns: tuple, source: _Source, prefix: str, checks: Chec
     for batch in dataset.iter(batch_size=_BATCH_ROWS):
         for i in range(len(batch[audio])):
             values = [batch[c][i] if c is not None else None for c in (audio, text, uid, speaker)]
-            yield partial(_entry, row, *values, source, prefix, checks)
+            where = f"{source.where} row {row}"
+            yield where, partial(_entry, where, row, *values, source, prefix, checks)
             row += 1
 
 
-def _entry(row: int, audio: object, text: object, uid: object, speaker: object, source: _Source,
+def _entry(where: str, row: int, audio: object, text: object, uid: object, speaker: object, source: _Source,
            prefix: str, checks: Checks) -> Utterance:
-    where = f"{source.where} row {row}"
     uid = str(uid) if uid not in (None, "") else f"{prefix}-{row:06d}"
     if source.text_column is None:
         text = None

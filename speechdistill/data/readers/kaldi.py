@@ -58,10 +58,11 @@ def _entries(directory: Path, wavs: Table, texts: Table, speakers: Table, checks
     for uid, (where, value) in wavs.items():
         text = texts[uid][1] if uid in texts else None
         speaker = speakers[uid][1] if uid in speakers else None
-        yield partial(_entry, uid, where, value, text, speaker, directory, checks)
+        yield where, partial(_entry, uid, where, value, text, speaker, directory, checks)
     for uid, (where, _) in texts.items():
         if uid not in wavs:
-            yield partial(_raise, DataError(where, f"utterance {uid!r} has a transcript but no entry in wav.scp"))
+            error = DataError(where, f"utterance {uid!r} has a transcript but no entry in wav.scp")
+            yield where, partial(_raise, error)
 
 
 def _entry(uid: str, where: str, value: str, text: str | None, speaker: str | None,

@@ -37,7 +37,8 @@ def _entries(transcripts: list[Path], checks: Checks) -> Iterator:
         speaker = trans.parent.parent.name
         for lineno, line in enumerate(read_lines(trans), 1):
             if line.strip():
-                yield partial(_entry, line, f"{trans}:{lineno}", trans.parent, speaker, checks)
+                where = f"{trans}:{lineno}"
+                yield where, partial(_entry, line, where, trans.parent, speaker, checks)
 
 
 def _entry(line: str, where: str, folder: Path, speaker: str, checks: Checks) -> Utterance:

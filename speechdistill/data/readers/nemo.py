@@ -34,7 +34,8 @@ def _entries(path: Path, checks: Checks) -> Iterator:
     base = path.parent
     for lineno, line in enumerate(read_lines(path), 1):
         if line.strip():  # blank lines hold no entry
-            yield partial(_entry, line, f"{path}:{lineno}", base, checks)
+            where = f"{path}:{lineno}"
+            yield where, partial(_entry, line, where, base, checks)
 
 
 def _entry(line: str, where: str, base: Path, checks: Checks) -> Utterance:
