@@ -1,0 +1,85 @@
+import json
+
+import torch
+import yaml
+from transformers import AutoModelForCTC, AutoProcessor
+
+from speechdistill.cli import main
+from speechdistill.data.manifests import write_nemo_manifest
+from speechdistill.markers import read_marker
+from speechdistill.teachers.train_wav2vec2 import DEFAULT_WAV2VEC2, build_wav2vec2, normalize_waveforms
+from speechdistill.text import Vocabulary
+
+from ..conftest import make_tone_utterances
+
+TINY_MODEL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+              "conv_dim": [16] * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
+
+
+def _recipe(tmp_path):
+    utts = make_tone_utterances(tmp_path / "audio", n=6)
+    write_nemo_manifest(tmp_path / "train.jsonl", utts)
+    write_nemo_manifest(tmp_path / "dev.jsonl", utts[:2])
+    recipe = {
+        "architecture": "wav2vec2", "out_dir": str(tmp_path / "teacher"),
+        "data": {"train": str(tmp_path / "train.jsonl"), "dev": str(tmp_path / "dev.jsonl"),
+                 "test": {"test": str(tmp_path / "dev.jsonl")}},
+        "model": TINY_MODEL,
+        "train": {"max_updates": 3, "batch_seconds": 3.0, "eval_every": 2, "checkpoint_every": 2, "log_every": 1,
+                  "warmup_updates": 1, "cpu": True},
+        "save_dtype": "float16",
+    }
+    path = tmp_path / "teacher.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_teacher_train_cli_writes_a_standard_hf_directory(tmp_path):
+    recipe = _recipe(tmp_path)
+    assert main(["teacher", "train", str(recipe), "train.seed=1"]) == 0
+    best = tmp_path / "teacher" / "best"
+    # Plain transformers loads it like a hub checkpoint.
+    model = AutoModelForCTC.from_pretrained(best)
+    processor = AutoProcessor.from_pretrained(best)
+    assert model.config.vocab_size == len(Vocabulary.default())
+    assert next(model.parameters()).dtype == torch.float16
+    assert processor.tokenizer.pad_token_id == 0
+    assert processor.tokenizer.convert_tokens_to_ids("|") == Vocabulary.default().delimiter_id
+    assert read_marker(best).kind == "teacher"
+    card = (best / "README.md").read_text()
+    assert "optimiser updates | 3" in card and "| test |" in card
+    resolved = yaml.safe_load((tmp_path / "teacher" / "config.resolved.yaml").read_text())
+    assert resolved["train"]["seed"] == 1
+    log = [json.loads(x) for x in (tmp_path / "teacher" / "log.jsonl").read_text().splitlines()]
+    assert any(r["split"] == "dev" for r in log)
+
+
+def test_bad_recipe_key_is_a_one_line_error(tmp_path, capsys):
+    recipe = _recipe(tmp_path)
+    assert main(["teacher", "train", str(recipe), "train.max_updatez=3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "max_updatez" in err and "valid keys" in err and "\n" not in err
+
+
+def test_unknown_wav2vec2_config_key_is_refused():
+    try:
+        build_wav2vec2(Vocabulary.default(), {"hidden_sise": 3})
+    except ValueError as exc:
+        assert "hidden_sise" in str(exc)
+    else:
+        raise AssertionError("expected ValueError")
+
+
+def test_default_teacher_is_at_least_8x_a_1m_student():
+    model = build_wav2vec2(Vocabulary.default(), {})
+    params = sum(p.numel() for p in model.parameters())
+    assert 8e6 <= params <= 10e6, params
+    assert DEFAULT_WAV2VEC2["conv_dim"][0] < 512  # slim front end
+
+
+def test_waveform_normalisation_ignores_padding():
+    x = torch.tensor([[1.0, 2.0, 3.0, 0.0], [1.0, 1.0, 5.0, 5.0]])
+    out = normalize_waveforms(x, torch.tensor([3, 4]))
+    assert out[0, 3] == 0
+    torch.testing.assert_close(out[0, :3].mean(), torch.tensor(0.0), atol=1e-6, rtol=0)
+    torch.testing.assert_close(out[1].std(unbiased=False), torch.tensor(1.0), atol=1e-3, rtol=0)
