@@ -3,6 +3,7 @@ problem; 'skip' records the same in the report and keeps the good entries. Nothi
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -11,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from speechdistill.data.errors import DataError, SkipReport
-from speechdistill.data.manifests import read_kaldi_dir, read_librispeech, read_nemo_manifest
+from speechdistill.data.manifests import read_hf_dataset, read_kaldi_dir, read_librispeech, read_nemo_manifest
 from speechdistill.data.records import Utterance
 from speechdistill.data.validate import save_skip_report, skip_report_path, validate_audio
 
@@ -178,3 +179,24 @@ def test_structural_errors_raise_even_when_skipping(tmp_path):
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(DataError, match="bin.jsonl: not UTF-8 text"):
         read_nemo_manifest(tmp_path / "bin.jsonl", report=SkipReport("skip"))
+
+
+def wav_bytes(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.full(int(seconds * 16_000), 0.1, np.float32), 16_000, format="WAV")
+    return buffer.getvalue()
+
+
+def test_hf_bad_rows(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rows = {"audio": [{"bytes": wav_bytes(0.5), "path": None}, {"bytes": b"garbage", "path": None},
+                      {"bytes": wav_bytes(0.25), "path": None}],
+            "text": ["fine", "fine", None]}
+    dataset = datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(sampling_rate=16_000))
+    dataset.save_to_disk(str(tmp_path / "hf"))
+    with pytest.raises(DataError, match=r"hf row 1: unreadable audio bytes"):
+        read_hf_dataset(tmp_path / "hf", cache_dir=tmp_path / "c")
+    report = SkipReport("skip")
+    assert [u.id for u in read_hf_dataset(tmp_path / "hf", cache_dir=tmp_path / "c", report=report)] == ["row-000000"]
+    assert [item["where"] for item in report.skipped] == [f"{tmp_path / 'hf'} row {n}" for n in (1, 2)]
+    assert report.skipped[1]["reason"].startswith("no transcript in column 'text'")
