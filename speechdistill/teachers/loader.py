@@ -1,0 +1,113 @@
+"""``load_teacher``: a hub id or local directory -> a frozen CTC or Whisper teacher."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..decode.beam import BeamSearchOptions
+from ..markers import require_kind
+from .base import HFTeacher
+from .ctc import CTCTeacher
+from .whisper import WhisperTeacher
+
+CTC_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
+WHISPER_MODEL_TYPES = ("whisper",)
+SUPPORTED = ", ".join(CTC_MODEL_TYPES + WHISPER_MODEL_TYPES)
+_SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+_PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+class TeacherLoadError(ValueError):
+    """A teacher that cannot or must not be loaded; the message says why and what to do."""
+
+
+def hub_offline() -> bool:
+    """True when HF_HUB_OFFLINE is set (read at call time, unlike huggingface_hub's import-time constant)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _check_local_dir(path: Path, allow_pickle: bool) -> None:
+    """Refuse non-teacher speechdistill dirs and (unless allowed) pickle-only checkpoints."""
+    try:
+        require_kind(path, "teacher")
+    except ValueError as exc:
+        raise TeacherLoadError(f"{exc}; load_teacher takes a Hugging Face model directory or hub id") from None
+    has_safe = any((path / name).is_file() for name in _SAFE_WEIGHTS)
+    has_pickle = any((path / name).is_file() for name in _PICKLE_WEIGHTS)
+    if has_pickle and not has_safe and not allow_pickle:
+        raise TeacherLoadError(
+            f"{path}: only a pickle checkpoint (pytorch_model.bin), no model.safetensors. Loading a pickle can run "
+            "code; convert it to safetensors, or pass allow_pickle=True to load it with torch.load(weights_only=True)")
+
+
+def _model_family(config, trust_remote_code: bool) -> str:
+    model_type = getattr(config, "model_type", None)
+    if model_type in CTC_MODEL_TYPES:
+        return "ctc"
+    if model_type in WHISPER_MODEL_TYPES:
+        return "whisper"
+    if trust_remote_code and "AutoModelForCTC" in (getattr(config, "auto_map", None) or {}):
+        return "ctc"  # custom CTC architectures are the user's explicit choice
+    raise TeacherLoadError(f"unsupported teacher model type {model_type!r}; supported: {SUPPORTED}")
+
+
+def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None, *,
+                 local_files_only: bool | None = None, trust_remote_code: bool = False,
+                 allow_pickle: bool = False, nbest: int = 0, beam: BeamSearchOptions | None = None,
+                 revision: str | None = None) -> HFTeacher:
+    """Load a frozen teacher (eval mode, no gradients) from a hub id or a local Hugging Face model directory.
+
+    Supported: CTC models (wav2vec2, HuBERT, WavLM, Data2Vec-audio) through AutoModelForCTC + AutoProcessor,
+    and Whisper through WhisperForConditionalGeneration + WhisperProcessor.
+
+    local_files_only: None follows HF_HUB_OFFLINE. trust_remote_code: off unless you turn it on.
+    allow_pickle: pickle-only checkpoints are refused unless True (then loaded with weights_only=True).
+    dtype: parameter dtype (default float32). nbest: default N-best size of each call (0 = none).
+    beam: beam settings; lexicon/LM apply to CTC teachers, ``beam.beam_size`` also sets Whisper's beams.
+    A local directory whose ``speechdistill.json`` marks it as a student, bundle, cache or corpus is refused.
+    """
+    from transformers import AutoConfig
+
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        _check_local_dir(local, allow_pickle)
+        source = str(local)
+    elif str(spec).startswith((".", "/", "~")) or local.exists():
+        raise TeacherLoadError(f"{spec}: not a model directory")
+    else:
+        source = str(spec)
+    options = dict(local_files_only=hub_offline() if local_files_only is None else local_files_only,
+                   trust_remote_code=trust_remote_code, revision=revision)
+    try:
+        config = AutoConfig.from_pretrained(source, **options)
+    except ValueError as exc:  # transformers does not know the model type at all
+        raise TeacherLoadError(f"{spec}: cannot read its config ({exc}); supported teachers: {SUPPORTED}") from None
+    except OSError as exc:
+        offline = " while offline (HF_HUB_OFFLINE or local_files_only) and not cached" if options["local_files_only"] else ""
+        raise TeacherLoadError(f"{spec}: cannot load{offline}: {exc}") from None
+    family = _model_family(config, trust_remote_code)
+    model, processor = _load_model(source, family, config, options, dtype or torch.float32, allow_pickle)
+    if family == "whisper":
+        if beam is not None and (beam.lexicon or beam.lm):
+            raise TeacherLoadError("a lexicon or language model applies to CTC teachers, not to Whisper")
+        return WhisperTeacher(model, processor, name=str(spec), device=device, nbest=nbest,
+                              beam_size=beam.beam_size if beam else None)
+    return CTCTeacher(model, processor, name=str(spec), device=device, nbest=nbest, beam=beam)
+
+
+def _load_model(source: str, family: str, config, options: dict, dtype: torch.dtype, allow_pickle: bool):
+    from transformers import AutoModelForCTC, AutoProcessor, WhisperForConditionalGeneration, WhisperProcessor
+
+    model_class = WhisperForConditionalGeneration if family == "whisper" else AutoModelForCTC
+    processor_class = WhisperProcessor if family == "whisper" else AutoProcessor
+    try:
+        model = model_class.from_pretrained(source, config=config, dtype=dtype, weights_only=True,
+                                            use_safetensors=None if allow_pickle else True, **options)
+    except OSError as exc:
+        hint = "" if allow_pickle else " (only safetensors weights are loaded unless allow_pickle=True)"
+        raise TeacherLoadError(f"{source}: cannot load the model: {exc}{hint}") from None
+    processor = processor_class.from_pretrained(source, **options)
+    return model, processor
