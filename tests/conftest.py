@@ -55,3 +55,25 @@ def write_tone(path, seconds: float = 0.5, sample_rate: int = 16_000, channels: 
 def tone():
     """``tone(path, seconds=0.5, sample_rate=16000, channels=1, subtype=None)`` writes a sine file."""
     return write_tone
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_dir(tmp_path_factory):
+    """``tiny_teacher_dir(family="wav2vec2", **options)`` -> a saved tiny random teacher directory.
+
+    family: "wav2vec2", "hubert", "wavlm", "data2vec-audio" (CTC) or "whisper"; options go to the builders
+    in tests/teachers/tiny_models.py. Each distinct (family, options) is built once per session.
+    """
+    from tests.teachers.tiny_models import save_tiny_ctc_teacher, save_tiny_whisper_teacher
+
+    built = {}
+
+    def build(family: str = "wav2vec2", **options):
+        key = (family, tuple(sorted(options.items())))
+        if key not in built:
+            directory = tmp_path_factory.mktemp(family)
+            built[key] = (save_tiny_whisper_teacher(directory, **options) if family == "whisper"
+                          else save_tiny_ctc_teacher(directory, family, **options))
+        return built[key]
+
+    return build
