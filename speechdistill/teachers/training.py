@@ -84,7 +84,9 @@ def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str =
 
     def on_best(best_model: torch.nn.Module, metrics: dict[str, float], state: dict) -> None:
         arch.save(best_model, best_dir)
-        write_marker(best_dir, Marker(kind="teacher", vocabulary=vocab.labels,
+        # Whisper teachers speak BPE, not the character vocabulary: their marker names no vocabulary.
+        labels = vocab.labels if config.architecture == "wav2vec2" else None
+        write_marker(best_dir, Marker(kind="teacher", vocabulary=labels,
                                       extra={"architecture": config.architecture, "update": state["update"],
                                              "dev_wer": metrics["wer"]}))
 
@@ -117,7 +119,7 @@ def _load_best(best_dir: Path, hf_config) -> torch.nn.Module:
 
     cls = WhisperForConditionalGeneration if hf_config.model_type == "whisper" else AutoModelForCTC
     model = cls.from_pretrained(best_dir, dtype=torch.float32)
-    return model.eval()
+    return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
 
 
 def _yaml(data: dict) -> str:
