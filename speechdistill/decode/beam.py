@@ -116,12 +116,15 @@ class BeamSearchDecoder:
             beam_size_token=o.beam_size_token, beam_threshold=o.beam_threshold, lm_weight=o.lm_weight,
             word_score=o.word_score, unk_score=o.unk_score, sil_score=o.sil_score, log_add=o.log_add,
             blank_token=o.blank_token, sil_token=o.sil_token, unk_word=o.unk_word)
-        self._silent = {o.blank_token, o.sil_token, *SPECIAL_TOKENS}
+        # the blank and special tokens (<s>, </s>, <unk>, <unusedN>, ...) write nothing
+        self._dropped = {o.blank_token, *SPECIAL_TOKENS,
+                         *(label for label in self.labels if len(label) > 2 and label[0] == "<" and label[-1] == ">")}
 
     def tokens_to_text(self, tokens: Iterable[int]) -> str:
         """Words for collapsed label ids: special tokens dropped, the silence token splits words."""
         chars = (self.labels[i] for i in tokens)
-        return " ".join("".join(c if c not in self._silent else " " for c in chars).split())
+        sil = self.options.sil_token
+        return " ".join("".join(" " if c == sil else c for c in chars if c not in self._dropped).split())
 
     def candidates(self, log_probs: torch.Tensor,
                    lengths: torch.Tensor | None = None) -> list[list[tuple[str, float, tuple[int, ...]]]]:

@@ -93,8 +93,13 @@ class CTCTeacher(HFTeacher):
         frames = self.model._get_feat_extract_output_lengths(samples).to(self.device, torch.long)
         return out, frames
 
-    def _nbest(self, log_probs: torch.Tensor, frames: torch.Tensor, n: int) -> tuple[tuple[Hypothesis, ...], ...]:
+    @property
+    def beam_decoder(self) -> BeamSearchDecoder:
+        """The teacher's beam search over its labels (built on first use)."""
         if self._decoder is None:
             self._decoder = BeamSearchDecoder(self.labels, self.beam)
-        lists = self._decoder.decode(log_probs, frames, nbest=n, normalize=normalize_text)
+        return self._decoder
+
+    def _nbest(self, log_probs: torch.Tensor, frames: torch.Tensor, n: int) -> tuple[tuple[Hypothesis, ...], ...]:
+        lists = self.beam_decoder.decode(log_probs, frames, nbest=n, normalize=normalize_text)
         return tuple(tuple(hyps) for hyps in lists)

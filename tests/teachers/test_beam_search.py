@@ -100,3 +100,8 @@ def test_bad_settings_are_clear(tmp_path):
         BeamSearchOptions(lexicon=str(tmp_path / "missing.txt"))
     with pytest.raises(ValueError, match="must be"):
         BeamSearchDecoder(LABELS).decode(torch.zeros(1, 3, 4))
+
+
+def test_special_tokens_write_nothing():
+    decoder = BeamSearchDecoder(LABELS + ("<s>", "<unused6>"))
+    assert decoder.tokens_to_text([5, 2, 1, 1, 3, 6, 4, 1]) == "a bc"
