@@ -68,6 +68,8 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     dtype: parameter dtype (default float32). nbest: default N-best size of each call (0 = none).
     beam: beam settings; lexicon/LM apply to CTC teachers, ``beam.beam_size`` also sets Whisper's beams.
     A local directory whose ``speechdistill.json`` marks it as a student, bundle, cache or corpus is refused.
+    Whisper teachers refuse audio longer than their encoder window (30 s for hub checkpoints) instead of
+    chunking it.
     """
     from transformers import AutoConfig
 
