@@ -21,7 +21,12 @@ from pathlib import Path
 
 import torch
 
-from ..text import BLANK, SPECIAL_TOKENS, UNK, WORD_DELIMITER
+from ..text import BLANK, UNK, WORD_DELIMITER
+
+
+def is_special_label(label: str) -> bool:
+    """Angle-bracketed labels (<pad>, <s>, </s>, <unk>, <unusedN>) are special: they spell nothing."""
+    return len(label) > 2 and label[0] == "<" and label[-1] == ">"
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,7 @@ class BeamSearchDecoder:
             word_score=o.word_score, unk_score=o.unk_score, sil_score=o.sil_score, log_add=o.log_add,
             blank_token=o.blank_token, sil_token=o.sil_token, unk_word=o.unk_word)
         # the blank and special tokens (<s>, </s>, <unk>, <unusedN>, ...) write nothing
-        self._dropped = {o.blank_token, *SPECIAL_TOKENS,
-                         *(label for label in self.labels if len(label) > 2 and label[0] == "<" and label[-1] == ">")}
+        self._dropped = {o.blank_token, *filter(is_special_label, self.labels)}
 
     def tokens_to_text(self, tokens: Iterable[int]) -> str:
         """Words for collapsed label ids: special tokens dropped, the silence token splits words."""

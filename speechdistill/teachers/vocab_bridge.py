@@ -17,16 +17,14 @@ the shared normaliser and checks that the student can spell it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from ..decode.beam import is_special_label
 from ..text import BLANK, WORD_DELIMITER, Vocabulary, normalize_text
 from .base import LOG_ZERO
-
-_SPECIAL = re.compile(r"^<[^<>\s]+>$")
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def build_vocab_bridge(teacher_labels: Sequence[str], student: Vocabulary, *, te
             target = student.blank_id
         elif label == teacher_delimiter:
             target = student.delimiter_id
-        elif _SPECIAL.match(label):
+        elif is_special_label(label):
             target = index.get(label, student.blank_id)
         else:
             target = _student_label(label, index)
