@@ -110,7 +110,7 @@ def formant_warp(audio: np.ndarray, ratio: float, lifter: int = 24) -> np.ndarra
     envelope = np.fft.rfft(cepstrum, axis=1).real[:, : spec.shape[1]]
     low, frac = _warp_indices(spec.shape[1], ratio)
     warped = envelope[:, low] * (1 - frac) + envelope[:, low + 1] * frac
-    gain = np.exp(np.clip(warped - envelope, -6.0, 6.0))
+    gain = np.exp(np.clip(warped - envelope, -3.0, 3.0))   # at most ~26 dB either way
     out = _istft(torch.from_numpy((spec * gain).T.astype(np.complex64)), len(audio))
     return _match_rms(out, audio)
 

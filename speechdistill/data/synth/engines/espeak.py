@@ -2,12 +2,19 @@
 
 A voice is an English accent plus a variant from ``espeak-ng-data/voices/!v`` ("en-us+m3"). Every
 combination is synthesised once at start-up; those that fail or produce silence or garbage are dropped.
+
+espeak-ng keeps synthesis state in static variables that no API resets (the pitch-flutter phase among
+them), so the same text comes out a few milliseconds different depending on what was spoken before.
+Each utterance therefore gets a fresh load of the library (about 3 ms), which makes its audio a
+function of text, voice and parameters alone, whatever a worker rendered earlier.
 """
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,70 +26,68 @@ from .base import linear_duration, require_modules, uniform
 ACCENTS = {"en-us": "en-us", "en-gb": "en", "en-gb-scotland": "en-gb-scotland", "en-gb-x-rp": "en-gb-x-rp",
            "en-gb-x-gbclan": "en-gb-x-gbclan", "en-gb-x-gbcwmd": "en-gb-x-gbcwmd", "en-029": "en-029",
            "en-us-nyc": "en-us-nyc"}
+DEFAULT_PARAMS = {"rate": 175, "pitch": 50, "range": 50}   # words per minute; pitch and range on 0-100
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _ESPEAK_CHARS_UTF8 = 1
 _POS_CHARACTER = 1
-_PARAM = {"rate": 1, "pitch": 3, "range": 4}
+_PARAM_IDS = {"rate": 1, "pitch": 3, "range": 4}
 _PROBE_TEXT = "yes"
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
 class _Library:
-    """The espeak-ng shared library, initialised once per process in synchronous mode."""
+    """One load of the espeak-ng shared library, initialised in synchronous mode; ``close`` unloads it."""
 
     def __init__(self) -> None:
         import espeakng_loader
 
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        self.lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                          ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-        self.data_path = espeakng_loader.get_data_path()
-        self.sample_rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data_path.encode(), 0)
+        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        self.lib = lib
+        data_path = espeakng_loader.get_data_path()
+        self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), 0)
         if self.sample_rate <= 0:
-            raise RuntimeError(f"espeak_Initialize failed with {self.sample_rate} (data at {self.data_path})")
+            self.close()
+            raise RuntimeError(f"espeak_Initialize failed with {self.sample_rate} (data at {data_path})")
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # kept referenced: espeak calls it during espeak_Synth
-        self.lib.espeak_SetSynthCallback(self._callback)
+        lib.espeak_SetSynthCallback(self._callback)
 
     def _collect(self, wav, n: int, _events) -> int:
         if n > 0 and wav:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         return 0
 
-    def speak(self, text: str, voice_file: str, rate: int, pitch: int, pitch_range: int) -> np.ndarray | None:
+    def speak(self, text: str, voice_file: str, params: Mapping[str, float]) -> np.ndarray | None:
         """int16 samples, or None when espeak rejects the voice or the text."""
         self._chunks.clear()
         if self.lib.espeak_SetVoiceByName(voice_file.encode()) != 0:
             return None
-        for name, value in (("rate", rate), ("pitch", pitch), ("range", pitch_range)):
-            self.lib.espeak_SetParameter(_PARAM[name], int(value), 0)
+        for name, default in DEFAULT_PARAMS.items():
+            self.lib.espeak_SetParameter(_PARAM_IDS[name], int(params.get(name, default)), 0)
         data = text.encode() + b"\0"
         if self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None) != 0:
             return None
         self.lib.espeak_Synchronize()
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
 
+    def close(self) -> None:
+        """Free espeak's memory and unload the library, so the next load starts from a clean state."""
+        self.lib.espeak_Terminate()
+        _ctypes.dlclose(self.lib._handle)
 
-@lru_cache(maxsize=1)
-def _library() -> _Library:
-    return _Library()
 
-
-@lru_cache(maxsize=1)
-def _validated_voices(candidates: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(usable, dropped): each candidate speaks a probe word; failures, silence and garbage are dropped."""
-    engine, usable, dropped = EspeakEngine(), [], []
-    for voice in candidates:
-        try:
-            audio, rate = engine.synthesize(_PROBE_TEXT, voice, {}, 0)
-            ok = looks_like_speech(audio, rate)
-        except RuntimeError:
-            ok = False
-        (usable if ok else dropped).append(voice)
-    return tuple(usable), tuple(dropped)
+@contextmanager
+def _loaded() -> Iterator[_Library]:
+    library = _Library()
+    try:
+        yield library
+    finally:
+        library.close()
 
 
 def looks_like_speech(audio: np.ndarray, sample_rate: int) -> bool:
@@ -94,12 +99,34 @@ def looks_like_speech(audio: np.ndarray, sample_rate: int) -> bool:
     return 0.15 <= audio.size / sample_rate <= 5.0 and 0.003 <= rms <= 0.7 and clipped < 0.01
 
 
+def _voice_file(voice: str, variants: frozenset[str]) -> str | None:
+    """espeak's name for 'accent+variant', or None for an unknown accent or variant (espeak would
+    silently ignore an unknown variant)."""
+    accent, _, variant = voice.partition("+")
+    if accent not in ACCENTS or (variant and variant not in variants):
+        return None
+    return ACCENTS[accent] + (f"+{variant}" if variant else "")
+
+
+@lru_cache(maxsize=4)
+def validated_voices(candidates: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(usable, dropped) among ``candidates``: each speaks a probe word, which must look like speech."""
+    variants = frozenset(EspeakEngine().variants())
+    usable, dropped = [], []
+    with _loaded() as library:     # one load for all probes: only the pass/fail matters here
+        for voice in candidates:
+            voice_file = _voice_file(voice, variants)
+            samples = library.speak(_PROBE_TEXT, voice_file, {}) if voice_file else None
+            ok = samples is not None and looks_like_speech(samples / 32768.0, library.sample_rate)
+            (usable if ok else dropped).append(voice)
+    return tuple(usable), tuple(dropped)
+
+
 class EspeakEngine:
     """espeak-ng: 8 English accents x the voice variants, with per-utterance rate, pitch and pitch range."""
 
     name = "espeak"
-    x_real_time = 600.0
-    DEFAULT_RATE_WPM = 175
+    x_real_time = 300.0
 
     def __init__(self) -> None:
         require_modules("espeak-ng", "synth", "espeakng_loader")
@@ -116,31 +143,32 @@ class EspeakEngine:
 
     def voices(self) -> list[str]:
         """The combinations that speak a probe word properly (validated once per process)."""
-        return list(_validated_voices(tuple(self.candidate_voices()))[0])
+        return list(validated_voices(tuple(self.candidate_voices()))[0])
 
     @property
     def dropped(self) -> list[str]:
         """The combinations that failed validation."""
-        return list(_validated_voices(tuple(self.candidate_voices()))[1])
-
-    def estimate_seconds(self, text: str, params: Mapping[str, float]) -> float:
-        """Fitted on the grammar's sentences: about 20 characters a second at 175 words per minute."""
-        return linear_duration(text, 0.15, 20.0, params.get("rate", self.DEFAULT_RATE_WPM) / self.DEFAULT_RATE_WPM)
+        return list(validated_voices(tuple(self.candidate_voices()))[1])
 
     def draw_params(self, rng: np.random.Generator) -> dict[str, float]:
         """Words per minute, base pitch and pitch range (espeak's 0-100 scales)."""
         return {"rate": round(uniform(rng, 135, 215)), "pitch": round(uniform(rng, 25, 75)),
                 "range": round(uniform(rng, 20, 90))}
 
+    def estimate_seconds(self, text: str, params: Mapping[str, float]) -> float:
+        """Fitted on the grammar's sentences: about 20 characters a second at 175 words per minute."""
+        rate = params.get("rate", DEFAULT_PARAMS["rate"])
+        return linear_duration(text, 0.15, 20.0, rate / DEFAULT_PARAMS["rate"])
+
     def synthesize(self, text: str, voice: str, params: Mapping[str, float], seed: int) -> tuple[np.ndarray, int]:
-        """espeak is deterministic, so ``seed`` is unused."""
-        accent, _, variant = voice.partition("+")
-        if accent not in ACCENTS:
-            raise ValueError(f"unknown espeak accent {accent!r} in voice {voice!r}")
-        library = _library()
-        voice_file = ACCENTS[accent] + (f"+{variant}" if variant else "")
-        samples = library.speak(text, voice_file, int(params.get("rate", self.DEFAULT_RATE_WPM)), int(params.get("pitch", 50)),
-                                int(params.get("range", 50)))
+        """espeak has no randomness of its own here, so ``seed`` is unused."""
+        voice_file = _voice_file(voice, frozenset(self.variants()))
+        if voice_file is None:
+            raise ValueError(f"unknown espeak voice {voice!r}: expected an accent in {sorted(ACCENTS)} "
+                             "plus an optional +variant from espeak-ng-data/voices/!v")
+        with _loaded() as library:
+            samples = library.speak(text, voice_file, params)
+            rate = library.sample_rate
         if samples is None:
             raise RuntimeError(f"espeak-ng rejected voice {voice!r} or the text {text!r}")
-        return (samples.astype(np.float32) / 32768.0), library.sample_rate
+        return samples.astype(np.float32) / 32768.0, rate
