@@ -1,0 +1,5 @@
+"""Compact CTC students built by factory functions."""
+
+from .base import StudentOutput
+
+__all__ = ["StudentOutput"]
