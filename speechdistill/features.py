@@ -1,0 +1,158 @@
+"""Kaldi log-mel filterbank features, batched over padded waveforms, matching what sherpa-onnx computes.
+
+sherpa-onnx's offline CTC recognisers (zipformer-CTC among them) compute features themselves with
+kaldi-native-fbank, configured from ``FeatureExtractorConfig`` (sherpa-onnx/csrc/features.h) in
+``OfflineStream::Impl`` (sherpa-onnx/csrc/offline-stream.cc):
+
+- 16 kHz, 80 bins, 25 ms windows every 10 ms, povey window, pre-emphasis 0.97, DC offset removed,
+  mel bins from 20 Hz to Nyquist - 400 Hz (7600 Hz), snip_edges false, dither 0, no energy column;
+- samples in [-1, 1] as given (``normalize_samples`` is true for zipformer-CTC; only WeNet/TeleSpeech
+  models have them multiplied by 32768);
+- no feature normalisation (only NeMo models get per-feature normalisation), so any per-utterance
+  normalisation belongs inside the model;
+- a batch is padded with log(1e-10) = -23.03 before it reaches the model, so the model must mask by length.
+
+:func:`kaldi_fbank` is the training-side implementation: the same arithmetic as
+``torchaudio.compliance.kaldi.fbank`` (mel banks from torchaudio), vectorised over a padded batch so it
+runs as a few large kernels on GPU. :func:`reference_fbank` runs kaldi-native-fbank configured as
+sherpa-onnx configures it, for parity tests and offline checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torchaudio.compliance.kaldi as tak
+
+from . import SAMPLE_RATE_HZ
+
+LOG_FLOOR = float(torch.finfo(torch.float32).eps)  # Kaldi/knf floor on mel energies before the log
+SHERPA_PADDING_VALUE = -23.025850929940457  # log(1e-10): what sherpa-onnx pads batched features with
+
+
+@dataclass(frozen=True)
+class FbankConfig:
+    """Kaldi filterbank options; the defaults are sherpa-onnx's for its offline transducer/CTC models."""
+
+    sample_rate_hz: int = SAMPLE_RATE_HZ
+    num_bins: int = 80
+    frame_length_ms: float = 25.0
+    frame_shift_ms: float = 10.0
+    low_freq_hz: float = 20.0
+    high_freq_hz: float = -400.0  # <= 0: offset from Nyquist
+    preemphasis: float = 0.97
+    remove_dc_offset: bool = True
+    snip_edges: bool = False
+    dither: float = 0.0  # in [-1, 1] sample units; 0 at inference, as sherpa-onnx
+
+    @property
+    def window_samples(self) -> int:
+        return int(self.sample_rate_hz * self.frame_length_ms / 1000)
+
+    @property
+    def shift_samples(self) -> int:
+        return int(self.sample_rate_hz * self.frame_shift_ms / 1000)
+
+    @property
+    def fft_size(self) -> int:
+        return 1 << (self.window_samples - 1).bit_length()  # round_to_power_of_two
+
+
+def num_frames(num_samples: torch.Tensor, config: FbankConfig = FbankConfig()) -> torch.Tensor:
+    """Frames Kaldi makes from ``num_samples`` (any int tensor).
+
+    snip_edges false: (S + shift // 2) // shift (frames centred on multiples of the shift; 0 for S = 0);
+    snip_edges true: 1 + (S - window) // shift for S >= window, else 0.
+    """
+    shift, window = config.shift_samples, config.window_samples
+    if config.snip_edges:
+        return torch.where(num_samples >= window, 1 + (num_samples - window) // shift, 0)
+    return (num_samples + shift // 2) // shift
+
+
+@lru_cache(maxsize=8)
+def _mel_matrix(config: FbankConfig) -> torch.Tensor:
+    """(fft_size // 2 + 1, num_bins) float32 Kaldi triangular mel weights (the Nyquist row is zero)."""
+    banks, _ = tak.get_mel_banks(config.num_bins, config.fft_size, float(config.sample_rate_hz),
+                                 config.low_freq_hz, config.high_freq_hz, 100.0, -500.0, 1.0)
+    return torch.nn.functional.pad(banks.float(), (0, 1)).T.contiguous()
+
+
+def _povey_window(size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.hann_window(size, periodic=False, device=device, dtype=dtype).pow(0.85)
+
+
+def _frame_indices(lengths: torch.Tensor, frames: int, config: FbankConfig) -> torch.Tensor:
+    """(B, frames, window) sample indices; out-of-range ones reflected into [0, length) as Kaldi does."""
+    window, shift = config.window_samples, config.shift_samples
+    first = 0 if config.snip_edges else shift // 2 - window // 2
+    offsets = torch.arange(frames, device=lengths.device)[:, None] * shift + torch.arange(window, device=lengths.device)
+    index = (offsets + first)[None] % (2 * lengths.clamp(min=1))[:, None, None]
+    # Kaldi's repeated mirror (s < 0 -> -s - 1, s >= S -> 2S - 1 - s) folded into one period of 2S.
+    return torch.where(index >= lengths[:, None, None], 2 * lengths[:, None, None] - 1 - index, index).clamp(min=0)
+
+
+def kaldi_fbank(waveforms: torch.Tensor, lengths: torch.Tensor, config: FbankConfig = FbankConfig(), *,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-mel filterbanks of a padded batch, computed per item as Kaldi would on its valid samples.
+
+    waveforms: (B, S) float, samples in [-1, 1] (not scaled to int16), zero padded; lengths: (B,) valid samples.
+    Returns features (B, T, num_bins) in the waveforms' dtype (float32 recommended) with frames past each
+    item's length set to 0, and frame lengths (B,) int64 (see :func:`num_frames`). Runs on the
+    waveforms' device, outside any autocast region (a bf16 mel matmul would drift from the runtime's
+    float32 features); no gradients are needed through it.
+    """
+    with torch.autocast(waveforms.device.type, enabled=False):
+        return _kaldi_fbank(waveforms, lengths.to(device=waveforms.device, dtype=torch.long), config, generator)
+
+
+def _kaldi_fbank(waveforms: torch.Tensor, lengths: torch.Tensor, config: FbankConfig,
+                 generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    frame_lengths = num_frames(lengths, config)
+    frames = int(frame_lengths.max()) if frame_lengths.numel() else 0
+    index = _frame_indices(lengths, frames, config)
+    x = torch.gather(waveforms, 1, index.flatten(1)).view(index.shape)  # (B, T, window)
+    if config.dither:
+        x = x + config.dither * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    if config.remove_dc_offset:
+        x = x - x.mean(-1, keepdim=True)
+    if config.preemphasis:
+        x = torch.cat([x[..., :1] * (1 - config.preemphasis), x[..., 1:] - config.preemphasis * x[..., :-1]], -1)
+    x = x * _povey_window(config.window_samples, x.device, x.dtype)
+    power = torch.fft.rfft(x, n=config.fft_size).abs().pow(2)
+    mel = power @ _mel_matrix(config).to(device=x.device, dtype=power.dtype)
+    features = mel.clamp(min=LOG_FLOOR).log()
+    valid = torch.arange(frames, device=x.device)[None, :] < frame_lengths[:, None]
+    return features * valid[..., None].to(features.dtype), frame_lengths
+
+
+def knf_options(config: FbankConfig = FbankConfig()):
+    """``kaldi_native_fbank.FbankOptions`` set the way sherpa-onnx's ``OfflineStream`` sets them."""
+    import kaldi_native_fbank as knf
+
+    opts = knf.FbankOptions()
+    frame = opts.frame_opts
+    frame.samp_freq = float(config.sample_rate_hz)
+    frame.frame_length_ms, frame.frame_shift_ms = config.frame_length_ms, config.frame_shift_ms
+    frame.dither, frame.snip_edges = config.dither, config.snip_edges
+    frame.remove_dc_offset, frame.window_type = config.remove_dc_offset, "povey"
+    frame.preemph_coeff = config.preemphasis
+    opts.mel_opts.num_bins = config.num_bins
+    opts.mel_opts.low_freq, opts.mel_opts.high_freq = config.low_freq_hz, config.high_freq_hz
+    opts.mel_opts.is_librosa = False
+    opts.use_energy = False
+    return opts
+
+
+def reference_fbank(waveform: np.ndarray, config: FbankConfig = FbankConfig()) -> np.ndarray:
+    """(T, num_bins) float32 features of one [-1, 1] waveform from kaldi-native-fbank, as sherpa-onnx makes them."""
+    import kaldi_native_fbank as knf
+
+    fbank = knf.OnlineFbank(knf_options(config))
+    fbank.accept_waveform(float(config.sample_rate_hz), np.asarray(waveform, dtype=np.float32).tolist())
+    fbank.input_finished()
+    frames = [fbank.get_frame(i) for i in range(fbank.num_frames_ready)]
+    return np.asarray(frames, dtype=np.float32).reshape(len(frames), config.num_bins)
