@@ -13,7 +13,7 @@ import sys
 from . import __version__
 
 # Command groups, in the order `--help` lists them. Each module exposes register(subparsers).
-COMMAND_MODULES = ("corpus", "teacher")
+COMMAND_MODULES = ("corpus", "teacher", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

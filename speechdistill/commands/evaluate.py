@@ -1,0 +1,79 @@
+"""`speechdistill eval` (WER/CER of a model on a manifest) and `speechdistill transcribe` (text for audio files)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _decoder_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="teacher/student directory or hub id")
+    parser.add_argument("--decoder", choices=("greedy", "beam"), default="greedy")
+    parser.add_argument("--lexicon", default="auto",
+                        help="beam search lexicon: auto (model's lexicon.txt or recorded training manifest), "
+                             "none, a lexicon file, or a training manifest to build one from")
+    parser.add_argument("--lm", help="KenLM model (.arpa or .bin) for beam search")
+    parser.add_argument("--lm-weight", type=float, default=2.0)
+    parser.add_argument("--beam-size", type=int, help="beams (default: 50 for CTC, 5 for Whisper)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``eval`` and ``transcribe`` commands."""
+    ev = subparsers.add_parser("eval", help="WER and CER of a model on a labelled manifest")
+    _decoder_arguments(ev)
+    ev.add_argument("--manifest", required=True, help="labelled manifest (NeMo JSONL, Kaldi, LibriSpeech, HF)")
+    ev.add_argument("--normalizer", choices=("default", "whisper"), default="default")
+    ev.add_argument("--out", type=Path, help="write metrics.json, utterances.jsonl (and skipped.jsonl) here")
+    ev.add_argument("--skip-bad", action="store_true", help="skip bad entries and write a report")
+    ev.add_argument("--batch-seconds", type=float, default=60.0, help="padded audio seconds per batch")
+    ev.set_defaults(handler=_eval)
+
+    tr = subparsers.add_parser("transcribe", help="print path<TAB>text for audio files")
+    _decoder_arguments(tr)
+    tr.add_argument("audio", nargs="+", type=Path, help="audio files")
+    tr.add_argument("--timestamps", action="store_true", help="add word@start-end (seconds), CTC models only")
+    tr.set_defaults(handler=_transcribe)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ..eval.evaluate import EvalOptions, evaluate, summary_line
+
+    options = EvalOptions(
+        model=args.model, manifest=str(args.manifest), decoder=args.decoder, lexicon=args.lexicon, lm=args.lm,
+        lm_weight=args.lm_weight, beam_size=args.beam_size, normalizer=args.normalizer,
+        out=str(args.out) if args.out else None, skip_bad=args.skip_bad, batch_seconds=args.batch_seconds,
+        device=args.device or _default_device())
+    result = evaluate(options)
+    written = f"  -> {args.out}" if result.files else ""
+    print(summary_line(result.metrics) + written)
+    return 0
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..eval.evaluate import decode_settings
+    from ..inference import load
+
+    recognizer = load(args.model, device=args.device or _default_device())
+    paths = [str(p) for p in args.audio]
+    with tempfile.TemporaryDirectory() as scratch:  # holds a lexicon built from a manifest
+        decode, _ = decode_settings(recognizer, args.model, Path(scratch), decoder=args.decoder,
+                                    lexicon=args.lexicon, lm=args.lm, lm_weight=args.lm_weight,
+                                    beam_size=args.beam_size)
+        recognizer.set_decode(decode)
+        if args.timestamps:
+            for path, t in zip(paths, recognizer.transcribe_timed(paths)):
+                words = " ".join(f"{w.word}@{w.start_s:.2f}-{w.end_s:.2f}" for w in t.words)
+                print(f"{path}\t{t.text}\t{words}")
+        else:
+            for path, text in zip(paths, recognizer.transcribe(paths)):
+                print(f"{path}\t{text}")
+    return 0

@@ -1,0 +1,120 @@
+"""``load``: any model path or hub id -> a recogniser, dispatched on the directory's marker kind.
+
+=========  ==============================================================  =========================
+kind       what it is                                                      loaded by
+=========  ==============================================================  =========================
+teacher    a Hugging Face model directory (marked or not) or a hub id      ``load_teacher``
+student    a speechdistill student directory                               ``students.load_student``
+bundle     an exported on-device bundle                                    not supported yet
+=========  ==============================================================  =========================
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..markers import MARKER_NAME, directory_kind, read_marker
+from ..text import WORD_DELIMITER
+from .recognizer import CTCForward, CTCRecognizer, DecodeOptions, Recognizer
+
+MODEL_KINDS = ("teacher", "student", "bundle")
+KNOWN_KINDS = ("teacher (a Hugging Face model directory or hub id), student (a speechdistill student directory), "
+               "bundle (an exported model)")
+
+
+def model_kind(spec: str | Path) -> str:
+    """'teacher', 'student' or 'bundle' for a model directory; 'teacher' for anything that is not a directory
+    (a hub id, or a path ``load_teacher`` will report as missing). ValueError naming the known kinds otherwise."""
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        return "teacher"
+    try:
+        kind = directory_kind(path)
+    except ValueError:
+        raise ValueError(f"{path}: not a model directory (no {MARKER_NAME} marker, no config.json); "
+                         f"known model kinds: {KNOWN_KINDS}") from None
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"{path}: holds a {kind}, not a model; known model kinds: {KNOWN_KINDS}")
+    return kind
+
+
+def load(spec: str | Path, *, device: str | torch.device = "cpu", decode: DecodeOptions | None = None) -> Recognizer:
+    """A recogniser for a teacher (directory or hub id), a student directory or (later) a bundle.
+
+    ``decode`` picks greedy or beam decoding (lexicon/KenLM for CTC models). The returned object has
+    ``transcribe``, ``labels``, ``num_parameters``, ``kind`` and ``family``; CTC models also ``log_probs``
+    and ``transcribe_timed``.
+    """
+    kind = model_kind(spec)
+    if kind == "teacher":
+        return _teacher(spec, device, decode)
+    if kind == "student":
+        return _student(Path(spec).expanduser(), device, decode)
+    raise ValueError(f"{spec}: an exported bundle; loading bundles is not supported yet: export lands in a later issue")
+
+
+def _teacher(spec: str | Path, device, decode: DecodeOptions | None) -> Recognizer:
+    from ..teachers import CTCTeacher, WhisperTeacher, load_teacher
+
+    teacher = load_teacher(spec, device=device)
+    if isinstance(teacher, WhisperTeacher):
+        from .whisper import WhisperRecognizer
+
+        return WhisperRecognizer(teacher, decode=decode)
+    assert isinstance(teacher, CTCTeacher)
+
+    def forward(waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        out = teacher(waveforms)
+        return out.log_probs, out.lengths, out.frame_period_ms
+
+    return CTCRecognizer(forward, teacher.labels, name=teacher.name, kind="teacher",
+                         num_parameters=teacher.num_parameters, sample_rate=teacher.sample_rate,
+                         blank_id=teacher.blank_id, delimiter=teacher.beam.sil_token, decode=decode)
+
+
+def _student(path: Path, device, decode: DecodeOptions | None) -> Recognizer:
+    """Load through ``speechdistill.students.load_student(path, device=...)``, imported only now.
+
+    It returns a ``LoadedStudent`` (``.model``, ``.vocab``) or the model itself; the model is called as
+    ``model(waveforms, lengths)`` with a padded (B, S) float32 batch at the marker's sample rate and (B,)
+    sample counts and returns a ``StudentOutput``. Labels: the vocabulary (``.vocab``, on the loaded
+    student or the model), else the marker's; blank id 0, ``|`` between words.
+    """
+    load_student = getattr(importlib.import_module("speechdistill.students"), "load_student", None)
+    if load_student is None:
+        raise ValueError(f"{path}: holds a student, but this version of speechdistill cannot load students yet "
+                         "(speechdistill.students.load_student is missing)")
+    loaded = load_student(path, device=device)
+    model = getattr(loaded, "model", loaded)
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device).eval()
+    marker = read_marker(path)
+    labels = _student_labels(loaded, model, marker)
+    return CTCRecognizer(_student_forward(model, device), labels, name=str(path), kind="student",
+                         num_parameters=sum(p.numel() for p in model.parameters()),
+                         sample_rate=marker.sample_rate, blank_id=0, delimiter=WORD_DELIMITER, decode=decode)
+
+
+def _student_labels(loaded, model, marker) -> tuple[str, ...]:
+    vocab = getattr(loaded, "vocab", None) or getattr(model, "vocab", None)
+    labels = getattr(vocab, "labels", None) or marker.vocabulary
+    if not labels:
+        raise ValueError(f"student has no labels: no vocabulary on the loaded student nor in its {MARKER_NAME}")
+    return tuple(labels)
+
+
+def _student_forward(student, device) -> CTCForward:
+    def forward(waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        lengths = torch.tensor([len(w) for w in waveforms], dtype=torch.long)
+        batch = torch.zeros(len(waveforms), int(lengths.max()))
+        for row, w in enumerate(waveforms):
+            batch[row, : len(w)] = torch.from_numpy(np.asarray(w, np.float32))
+        with torch.inference_mode():
+            out = student(batch.to(device), lengths.to(device))
+        return out.log_probs.float().cpu(), out.lengths.cpu(), float(out.frame_period_ms)
+
+    return forward
