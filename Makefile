@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q --durations=20 tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check speechdistill tests benchmarks recipes
+	$(VENV)/bin/ruff check .
 
 demo: $(STAMP)
 	$(VENV)/bin/speechdistill demo --out $(DEMO_OUT)
