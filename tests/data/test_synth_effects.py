@@ -78,6 +78,14 @@ def test_pitch_shift_keeps_length_and_moves_pitch(tone):
     assert _rms(out) == pytest.approx(_rms(tone), rel=0.05)
 
 
+def test_pitch_shift_can_keep_or_move_the_formants(voice_like):
+    second_formant = _strongest_hz(voice_like, 1000, 2800)
+    kept, moved = fx.pitch_shift(voice_like, 3.0), fx.pitch_shift(voice_like, 3.0, keep_formants=False)
+    _check(kept, voice_like.size)
+    assert abs(_strongest_hz(kept, 1000, 2800) - second_formant) < 120
+    assert _strongest_hz(moved, 1000, 2800) / second_formant > 1.1          # up with the pitch
+
+
 def test_formant_warp_moves_the_envelope_not_the_pitch(voice_like):
     up, down = fx.formant_warp(voice_like, 1.15), fx.formant_warp(voice_like, 0.87)
     _check(up, voice_like.size)

@@ -25,7 +25,7 @@ from ...io import atomic_write_text
 from ...markers import Marker, write_marker
 from ...text import Vocabulary, normalize_text
 from ..audio import audio_duration_s
-from .engines import Engine, EngineUnavailable, EspeakEngine, load_engine
+from .engines import Engine, EngineUnavailable, load_engine
 from .plan import UtterancePlan, VoiceSets, estimate_seconds, plan_split
 from .render import Renderer, init_worker, render_job, single_threaded_torch
 from .report import manifest_row, summarise
@@ -182,6 +182,3 @@ def build_corpus(opts: SynthOptions) -> dict:
     write_marker(opts.out, Marker(kind="corpus", vocabulary=Vocabulary.default().labels,
                                   extra={"splits": list(rows), "generator": "speechdistill corpus synth"}))
     return summary
-
-
-__all__ = ["EspeakEngine", "SynthOptions", "build_corpus", "make_plan", "voice_sets"]

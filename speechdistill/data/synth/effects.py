@@ -72,13 +72,19 @@ def time_stretch(audio: np.ndarray, rate: float) -> np.ndarray:
         return _istft(stretched, round(len(audio) / rate))
 
 
-def pitch_shift(audio: np.ndarray, semitones: float) -> np.ndarray:
-    """Shift pitch (and formants) by ``semitones`` keeping the duration: stretch, then resample."""
+def pitch_shift(audio: np.ndarray, semitones: float, keep_formants: bool = True) -> np.ndarray:
+    """Shift the pitch by ``semitones`` keeping the duration: stretch, then resample.
+
+    Resampling moves the formants with the pitch; with ``keep_formants`` they are warped back, so
+    only the pitch changes (use ``formant_warp`` or ``speed_perturb`` to move the formants).
+    """
     if semitones == 0:
         return _f32(audio)
     factor = 2.0 ** (semitones / 12.0)
-    shifted = speed_perturb(time_stretch(audio, 1.0 / factor), factor)
-    return _match_rms(_fit_length(shifted, len(audio)), audio)
+    shifted = _fit_length(speed_perturb(time_stretch(audio, 1.0 / factor), factor), len(audio))
+    if keep_formants:
+        shifted = formant_warp(shifted, 1.0 / factor)
+    return _match_rms(shifted, audio)
 
 
 def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .engines import Engine
+from .engines.base import uniform as _round
 from .grammar import generate_sentence
 from .noise import NOISE_KINDS
 from .splits import HELD_OUT, SEEN, UNSEEN_ENGINE, SplitSpec, sentence_pool
@@ -29,7 +30,7 @@ class Effects:
     """Augmentation applied to one utterance, in the order the renderer applies them."""
 
     speed: float = 1.0                 # resampling factor, > 1 faster
-    pitch_semitones: float = 0.0
+    pitch_semitones: float = 0.0       # pitch only; the formants stay
     formant_ratio: float = 1.0         # spectral-envelope scale, > 1 a shorter vocal tract
     rt60_s: float = 0.0                # 0 = no reverberation
     drr_db: float = 0.0                # direct-to-reverberant ratio
@@ -76,23 +77,19 @@ class UtterancePlan:
         return f"audio/{self.split}/{self.index:06d}-{self.key}.flac"
 
 
-def _round(rng: np.random.Generator, low: float, high: float, decimals: int = 3) -> float:
-    return round(float(rng.uniform(low, high)), decimals)
-
-
 def draw_effects(rng: np.random.Generator, py_rng: random.Random, spec: SplitSpec,
                  babble_voices: Sequence[str]) -> Effects:
     """Augmentation for one utterance of ``spec``: each effect is on with its own probability."""
     values: dict = {"level_dbfs": _round(rng, -32.0, -18.0, 1), "lead_s": _round(rng, 0.05, 0.4),
                     "tail_s": _round(rng, 0.05, 0.4)}
     if rng.random() < 0.5:
-        values["speed"] = round(float(rng.uniform(0.9, 1.1)), 2)
+        values["speed"] = _round(rng, 0.9, 1.1, 2)   # hundredths: small integer resampling ratios
     if rng.random() < 0.5:
         values["pitch_semitones"] = _round(rng, -3.0, 3.0, 2)
     if rng.random() < 0.5:
-        values["formant_ratio"] = _round(rng, 0.88, 1.14)
+        values["formant_ratio"] = _round(rng, 0.9, 1.1)
     if rng.random() < 0.35:
-        values.update(rt60_s=_round(rng, 0.15, 0.9), drr_db=_round(rng, -3.0, 12.0, 1))
+        values.update(rt60_s=_round(rng, 0.15, 0.7), drr_db=_round(rng, 0.0, 12.0, 1))
     if rng.random() < 0.2:
         values["band"] = str(rng.choice(("telephone", "8khz", "11khz")))
     if rng.random() < spec.noise_probability:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 
 from .engines import Engine
-from .plan import Effects, UtterancePlan
+from .plan import Effects, UtterancePlan, VoiceSets
 from .splits import HELD_OUT_VARIANT_FRACTION, SPLIT_NAMES
 
 _DEFAULT_EFFECTS = {f.name: f.default for f in fields(Effects)}
@@ -28,7 +28,7 @@ def manifest_row(plan: UtterancePlan, duration_s: float) -> dict:
             "params": dict(plan.params), "effects": effects_record(plan.effects), "seed": plan.seed}
 
 
-def split_summary(rows: Sequence[dict]) -> dict:
+def split_summary(name: str, rows: Sequence[dict]) -> dict:
     """Hours, utterances, speakers and per-engine counts of one split."""
     seconds = sum(r["duration"] for r in rows)
     return {"hours": round(seconds / 3600, 4), "utterances": len(rows),
@@ -36,16 +36,13 @@ def split_summary(rows: Sequence[dict]) -> dict:
             "engines": dict(sorted(Counter(r["engine"] for r in rows).items())),
             "engine_hours": {e: round(sum(r["duration"] for r in rows if r["engine"] == e) / 3600, 4)
                              for e in sorted({r["engine"] for r in rows})},
-            "manifest": None}
+            "manifest": f"{name}.jsonl"}
 
 
-def summarise(rows: Mapping[str, Sequence[dict]], sets, engines: Mapping[str, Engine],
+def summarise(rows: Mapping[str, Sequence[dict]], sets: VoiceSets, engines: Mapping[str, Engine],
               missing: Mapping[str, str], dropped: Sequence[str], build: Mapping) -> dict:
     """The corpus.json content: splits, engines and voices, vocabulary, and how the build went."""
-    splits = {}
-    for name in SPLIT_NAMES:
-        if name in rows:
-            splits[name] = {**split_summary(rows[name]), "manifest": f"{name}.jsonl"}
+    splits = {name: split_summary(name, rows[name]) for name in SPLIT_NAMES if name in rows}
     words = {w for split_rows in rows.values() for r in split_rows for w in r["text"].split()}
     train_words = {w for r in rows.get("train", ()) for w in r["text"].split()}
     held_out = sorted({v.partition("+")[2] for v in sets.held_out.get("espeak", ())})
@@ -53,7 +50,9 @@ def summarise(rows: Mapping[str, Sequence[dict]], sets, engines: Mapping[str, En
         **build,
         "splits": splits,
         "hours_total": round(sum(s["hours"] for s in splits.values()), 4),
-        "engines": {name: {"voices": len(engine.voices())} for name, engine in engines.items()},
+        "engines": {name: {"voices": len(engine.voices()), "voices_seen": len(sets.seen.get(name, ())),
+                           "voices_held_out": len(sets.held_out.get(name, ())) + len(sets.unseen_engine.get(name, ()))}
+                    for name, engine in engines.items()},
         "engines_missing": dict(missing),
         "espeak_voices_dropped": list(dropped),
         "held_out_variants": held_out,
