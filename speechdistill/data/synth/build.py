@@ -49,6 +49,7 @@ class SynthOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
         if self.hours <= 0:
             raise ValueError(f"--hours must be positive, got {self.hours}")
         if self.jobs < 1:

@@ -58,6 +58,7 @@ class UtterancePlan:
 
     @property
     def speaker(self) -> str:
+        """'engine/voice', the manifest's speaker field."""
         return f"{self.engine}/{self.voice}"
 
     def to_json(self) -> dict:
@@ -126,6 +127,7 @@ class VoiceSets:
     engine_weights: Mapping[str, float]          # share of each engine in the seen splits
 
     def for_split(self, spec: SplitSpec) -> Mapping[str, Sequence[str]]:
+        """The voices (by engine) that ``spec`` may use."""
         return {SEEN: self.seen, HELD_OUT: self.held_out, UNSEEN_ENGINE: self.unseen_engine}[spec.voices]
 
 

@@ -25,6 +25,7 @@ class Renderer:
         self.rendered = 0
 
     def engine(self, name: str) -> Engine:
+        """This process's instance of engine ``name``."""
         if name not in self._engines:
             self._engines[name] = load_engine(name)
         return self._engines[name]

@@ -36,6 +36,7 @@ class SplitSpec:
 
     @property
     def is_eval(self) -> bool:
+        """Every split but train is for evaluation."""
         return self.name != "train"
 
 
