@@ -88,6 +88,8 @@ def test_eval_sentences_never_reach_train_for_any_seed_or_size(engines_and_sets)
     held = {p.text for p in plans if p.split != "train"}
     assert train and held and not train & held
     assert all(sentence_pool(p.text) == ("dev" if p.split == "dev" else "test") for p in plans if p.split != "train")
+    babble = [text for p in plans if p.split == "train" for _, text in p.effects.babble]
+    assert babble and all(sentence_pool(text) == "train" for text in babble)
 
 
 def test_held_out_voices_and_engine_stay_in_their_test_splits(engines_and_sets):

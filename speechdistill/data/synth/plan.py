@@ -97,7 +97,8 @@ def draw_effects(rng: np.random.Generator, py_rng: random.Random, spec: SplitSpe
         values.update(noise=str(rng.choice(NOISE_KINDS)), snr_db=_round(rng, *spec.snr_db, 1))
         if values["noise"] == "babble":
             talkers = int(rng.integers(3, 7))
-            values["babble"] = tuple((str(rng.choice(babble_voices)), generate_sentence(py_rng))
+            # Babble speaks sentences of the split's own pool, so no test sentence is heard in train.
+            values["babble"] = tuple((str(rng.choice(babble_voices)), _draw_text(py_rng, spec.sentences, set()))
                                      for _ in range(talkers))
     return Effects(**values)
 
