@@ -108,6 +108,13 @@ def test_held_out_voices_and_engine_stay_in_their_test_splits(engines_and_sets):
     assert 0.15 < hibari < 0.45
 
 
+def test_pitch_shift_is_only_for_engines_without_pitch_control(engines_and_sets):
+    plans = _plan(engines_and_sets)
+    assert all(p.effects.pitch_semitones == 0 for p in plans if p.engine == "espeak")
+    assert any(p.effects.pitch_semitones != 0 for p in plans if p.engine == "hibari")
+    assert len({p.params["pitch"] for p in plans if p.engine == "espeak"}) > 20
+
+
 def test_eval_splits_have_their_minimum_size_and_train_the_most(engines_and_sets):
     plans = _plan(engines_and_sets, hours=0.05)
     counts = {name: sum(p.split == name for p in plans) for name in SPLIT_NAMES}

@@ -79,13 +79,17 @@ class UtterancePlan:
 
 
 def draw_effects(rng: np.random.Generator, py_rng: random.Random, spec: SplitSpec,
-                 babble_voices: Sequence[str]) -> Effects:
-    """Augmentation for one utterance of ``spec``: each effect is on with its own probability."""
+                 babble_voices: Sequence[str], pitch_shift_probability: float = 0.5) -> Effects:
+    """Augmentation for one utterance of ``spec``: each effect is on with its own probability.
+
+    Engines with their own pitch control (espeak's pitch and range) pass ``pitch_shift_probability=0``:
+    shifting again would only cost time.
+    """
     values: dict = {"level_dbfs": _round(rng, -32.0, -18.0, 1), "lead_s": _round(rng, 0.05, 0.4),
                     "tail_s": _round(rng, 0.05, 0.4)}
     if rng.random() < 0.5:
         values["speed"] = _round(rng, 0.9, 1.1, 2)   # hundredths: small integer resampling ratios
-    if rng.random() < 0.5:
+    if rng.random() < pitch_shift_probability:
         values["pitch_semitones"] = _round(rng, -3.0, 3.0, 2)
     if rng.random() < 0.5:
         values["formant_ratio"] = _round(rng, 0.9, 1.1)
@@ -150,7 +154,8 @@ def plan_utterance(seed: int, spec: SplitSpec, split_index: int, index: int, voi
     babble_voices = voice_sets.seen.get(BABBLE_ENGINE) or voice_sets.held_out.get(BABBLE_ENGINE, ())
     return UtterancePlan(split=spec.name, index=index, text=text, engine=engine, voice=voice,
                          params=engines[engine].draw_params(rng),
-                         effects=draw_effects(rng, py_rng, spec, babble_voices),
+                         effects=draw_effects(rng, py_rng, spec, babble_voices,
+                                              0.0 if engines[engine].pitch_control else 0.5),
                          seed=int(rng.integers(0, 2**31 - 1)))
 
 

@@ -21,6 +21,7 @@ class Engine(Protocol):
 
     name: str
     x_real_time: float     # rough single-core synthesis speed, used to schedule the slow engines first
+    pitch_control: bool    # draw_params varies the pitch itself, so the pitch-shift effect is not needed
 
     def voices(self) -> list[str]:
         """The usable voice names (after any validation)."""

@@ -127,6 +127,7 @@ class EspeakEngine:
 
     name = "espeak"
     x_real_time = 300.0
+    pitch_control = True
 
     def __init__(self) -> None:
         require_modules("espeak-ng", "synth", "espeakng_loader")

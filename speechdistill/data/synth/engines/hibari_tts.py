@@ -16,6 +16,7 @@ class HibariEngine:
 
     name = "hibari"
     x_real_time = 100.0
+    pitch_control = False
 
     def __init__(self, threads: int = 1) -> None:
         require_modules("hibari", "synth", "hibari", "onnxruntime")

