@@ -23,8 +23,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Until the end-to-end demo lands, the main job builds a small synthetic corpus and describes it.
 demo: $(STAMP)
-	$(VENV)/bin/speechdistill demo --out $(DEMO_OUT)
+	$(VENV)/bin/speechdistill corpus synth --out $(DEMO_OUT)/corpus --hours 0.2 --jobs 2
+	$(VENV)/bin/speechdistill corpus stats $(DEMO_OUT)/corpus/train.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache
