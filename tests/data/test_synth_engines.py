@@ -63,6 +63,16 @@ def test_espeak_audio_does_not_depend_on_what_was_spoken_before():
     np.testing.assert_array_equal(first, engine.synthesize(PHRASE, "en-us+m3", {}, 0)[0])
 
 
+def test_espeak_breath_noise_follows_the_seed():
+    engine = _engine_or_skip("espeak")
+    for variant in ("whisper", "Reed"):         # espeak's generator; klatt noise from libc rand()
+        audio = [engine.synthesize(PHRASE, f"en-us+{variant}", {}, seed)[0] for seed in (5, 6, 5)]
+        assert not np.array_equal(audio[0], audio[1])
+        engine.synthesize(PHRASE, "en-029+caleb", {}, 9)
+        np.random.default_rng(0).random()
+        np.testing.assert_array_equal(audio[0], audio[2])
+
+
 def test_garbage_is_not_speech():
     rate = 22050
     assert not looks_like_speech(np.zeros(rate, np.float32), rate)

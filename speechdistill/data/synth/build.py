@@ -15,6 +15,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,35 +121,38 @@ def _slowest_first(todo: list[UtterancePlan], engines: Mapping[str, Engine]) -> 
     return sorted(todo, key=cost, reverse=True)
 
 
-def _rendered(opts: SynthOptions, todo: list[UtterancePlan]) -> Iterator[tuple[str, float]]:
-    """Render ``todo`` in this process (jobs=1) or a pool; yields (path, duration) as files finish."""
+@contextmanager
+def _render_stream(opts: SynthOptions, todo: list[UtterancePlan]) -> Iterator[Iterator[tuple[str, float]]]:
+    """(path, duration) for each of ``todo`` as it finishes: in this process (jobs=1) or in a pool."""
     if opts.jobs == 1 or len(todo) < 2:
         renderer = Renderer()
         with single_threaded_torch():
-            for plan in todo:
-                yield plan.audio_path, renderer.render_to(opts.out, plan)
+            yield ((plan.audio_path, renderer.render_to(opts.out, plan)) for plan in todo)
         return
-    # fork where available: workers start at once and inherit the validated espeak library.
+    # fork where available: workers start at once instead of re-importing torch. The pool is made
+    # before the progress bar so that no tqdm monitor thread exists at fork time.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(opts.jobs, initializer=init_worker) as pool:
-        yield from pool.imap_unordered(render_job, [(opts.out, plan) for plan in todo])
+        yield pool.imap_unordered(render_job, [(opts.out, plan) for plan in todo])
 
 
 def render_all(opts: SynthOptions, plans: list[UtterancePlan],
                engines: Mapping[str, Engine]) -> tuple[dict[str, float], int, float]:
     """Durations of every planned file, rendering the missing ones; also (files rendered, seconds rendered)."""
+    for stale in opts.out.glob("audio/*/.*.tmp"):   # left by a build that was killed mid-write
+        stale.unlink()
     durations = {p.audio_path: audio_duration_s(opts.out / p.audio_path)
                  for p in plans if (opts.out / p.audio_path).is_file()}
     todo = _slowest_first([p for p in plans if p.audio_path not in durations], engines)
     if durations:
         _say(opts, f"resuming: {len(durations)} of {len(plans)} files already rendered")
     rendered_s = 0.0
-    progress = tqdm(total=len(todo), unit="utt", desc="synthesising", disable=not opts.progress or not todo)
-    with progress:
-        for path, seconds in _rendered(opts, todo):
+    with _render_stream(opts, todo) as results, \
+            tqdm(total=len(todo), unit="utt", desc="synthesising", disable=not opts.progress or not todo) as bar:
+        for path, seconds in results:
             durations[path] = seconds
             rendered_s += seconds
-            progress.update()
+            bar.update()
     return durations, len(todo), rendered_s
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,9 +87,19 @@ def single_threaded_torch() -> Iterator[None]:
 _WORKER: Renderer | None = None
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel stop this worker when the builder dies, so a killed build leaves no orphans."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() == 1:    # the builder died before prctl took effect
+            os._exit(1)
+
+
 def init_worker() -> None:
     """Pool initializer: one renderer (and so one instance of each engine) per worker process."""
     global _WORKER
+    _die_with_parent()
     torch.set_num_threads(1)   # one process per core; torch's own threads would oversubscribe
     _WORKER = Renderer()
 

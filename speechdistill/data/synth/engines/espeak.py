@@ -5,8 +5,10 @@ combination is synthesised once at start-up; those that fail or produce silence 
 
 espeak-ng keeps synthesis state in static variables that no API resets (the pitch-flutter phase among
 them), so the same text comes out a few milliseconds different depending on what was spoken before.
-Each utterance therefore gets a fresh load of the library (about 3 ms), which makes its audio a
-function of text, voice and parameters alone, whatever a worker rendered earlier.
+Each utterance therefore gets a fresh load of the library (about 3 ms), and its random generators
+(espeak's own and libc's, used by the breathy, whispering and klatt variants) are seeded from the
+utterance's seed: the audio is then a function of text, voice, parameters and seed alone, whatever
+a worker rendered earlier.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ _ESPEAK_CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _PARAM_IDS = {"rate": 1, "pitch": 3, "range": 4}
 _PROBE_TEXT = "yes"
+_LIBC = ctypes.CDLL(None)
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
@@ -47,6 +50,7 @@ class _Library:
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
                                      ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         self.lib = lib
         data_path = espeakng_loader.get_data_path()
         self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), 0)
@@ -62,13 +66,15 @@ class _Library:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         return 0
 
-    def speak(self, text: str, voice_file: str, params: Mapping[str, float]) -> np.ndarray | None:
+    def speak(self, text: str, voice_file: str, params: Mapping[str, float], seed: int = 0) -> np.ndarray | None:
         """int16 samples, or None when espeak rejects the voice or the text."""
         self._chunks.clear()
         if self.lib.espeak_SetVoiceByName(voice_file.encode()) != 0:
             return None
         for name, default in DEFAULT_PARAMS.items():
             self.lib.espeak_SetParameter(_PARAM_IDS[name], int(params.get(name, default)), 0)
+        self.lib.espeak_ng_SetRandSeed(int(seed))   # otherwise seeded from the clock
+        _LIBC.srand(int(seed) & 0xFFFFFFFF)         # the klatt voices' noise still calls libc rand()
         data = text.encode() + b"\0"
         if self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None) != 0:
             return None
@@ -162,13 +168,13 @@ class EspeakEngine:
         return linear_duration(text, 0.15, 20.0, rate / DEFAULT_PARAMS["rate"])
 
     def synthesize(self, text: str, voice: str, params: Mapping[str, float], seed: int) -> tuple[np.ndarray, int]:
-        """espeak has no randomness of its own here, so ``seed`` is unused."""
+        """``seed`` drives espeak's own noise (breath), so the audio is reproducible."""
         voice_file = _voice_file(voice, frozenset(self.variants()))
         if voice_file is None:
             raise ValueError(f"unknown espeak voice {voice!r}: expected an accent in {sorted(ACCENTS)} "
                              "plus an optional +variant from espeak-ng-data/voices/!v")
         with _loaded() as library:
-            samples = library.speak(text, voice_file, params)
+            samples = library.speak(text, voice_file, params, seed)
             rate = library.sample_rate
         if samples is None:
             raise RuntimeError(f"espeak-ng rejected voice {voice!r} or the text {text!r}")
