@@ -1,0 +1,154 @@
+"""Runtimes: how a model file is opened and run for the benchmark, one small class per runtime.
+
+A runtime turns a model path into a :class:`BenchModel`: a batch of 16 kHz waveforms in, normalised
+text out, plus what the tables need (parameters, weights files) and a way to pin the thread count.
+``torch-fp32`` runs teacher and student directories through ``speechdistill.load``. An ONNX runtime
+(``onnx-fp32``/``onnx-int8``) plugs in as one more class: open an ``onnxruntime.InferenceSession`` with
+``intra_op_num_threads`` set from ``threads(n)``, and add it to :data:`RUNTIMES`.
+
+Runtime modules import their heavy libraries only in ``preload``/``open``, so the memory probe's
+baseline (see :mod:`speechdistill.bench.memory`) holds exactly the interpreter and those libraries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".ort")
+
+
+class BenchModel(Protocol):
+    """A model as the benchmark drives it. ``num_parameters`` is None where it means nothing (PocketSphinx)."""
+
+    sample_rate: int
+    num_parameters: int | None
+    max_duration_s: float | None
+    parallel: bool  # False: single-stream engine; its RTFx is read off the one-thread run
+
+    def transcribe(self, waveforms: list[np.ndarray]) -> list[str]:
+        """Normalised text for one batch of mono float32 signals at ``sample_rate``."""
+        ...
+
+    def threads(self, n: int) -> contextlib.AbstractContextManager:
+        """Run the enclosed calls on ``n`` threads (restored afterwards)."""
+        ...
+
+    def weights_files(self) -> list[Path]:
+        """The files that hold the model's weights (what ships to the device)."""
+        ...
+
+
+class Runtime(Protocol):
+    """Opens models for one runtime, e.g. ``torch-fp32``."""
+
+    name: str
+
+    def check(self, path: str) -> None:
+        """Raise a clear error when ``path`` is not a model this runtime can open (before anything runs)."""
+        ...
+
+    def preload(self) -> None:
+        """Import the runtime's libraries (the memory probe's baseline is taken after this)."""
+        ...
+
+    def open(self, path: str) -> BenchModel:
+        """Load the model at ``path`` for CPU inference."""
+        ...
+
+
+def weights_files_in(directory: Path) -> list[Path]:
+    """Every weights file (by suffix) directly in ``directory``."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+
+
+def stored_dtypes(files: list[Path]) -> list[str]:
+    """The tensor dtypes stored in the ``.safetensors`` files among ``files`` (read from their JSON headers)."""
+    found = set()
+    for path in files:
+        if path.suffix == ".safetensors":
+            with open(path, "rb") as stream:
+                (size,) = struct.unpack("<Q", stream.read(8))
+                header = json.loads(stream.read(size))
+            found |= {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` for the block, the previous count restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class TorchModel:
+    """A ``speechdistill`` recogniser (teacher or student directory) in float32 on the CPU, greedy decoding."""
+
+    parallel = True
+
+    def __init__(self, path: str):
+        from ..inference import load
+
+        self.path = Path(path)
+        self.recognizer = load(path, device="cpu")
+        self.sample_rate = self.recognizer.sample_rate
+        self.num_parameters = self.recognizer.num_parameters
+        self.max_duration_s = self.recognizer.max_duration_s
+
+    def transcribe(self, waveforms: list[np.ndarray]) -> list[str]:
+        return self.recognizer.transcribe_waveforms(waveforms)
+
+    def threads(self, n: int) -> contextlib.AbstractContextManager:
+        return torch_threads(n)
+
+    def weights_files(self) -> list[Path]:
+        return weights_files_in(self.path)
+
+
+class TorchFP32Runtime:
+    """``torch-fp32``: PyTorch eager, float32, CPU."""
+
+    name = "torch-fp32"
+
+    def check(self, path: str) -> None:
+        from ..inference import model_kind
+
+        if model_kind(path) not in ("teacher", "student"):
+            raise ValueError(f"{path}: {self.name} runs teacher and student directories, not exported bundles")
+
+    def preload(self) -> None:
+        # everything speechdistill.load imports lazily (transformers comes in with the loaders)
+        import torch  # noqa: F401
+
+        from .. import inference, students, teachers  # noqa: F401
+
+    def open(self, path: str) -> BenchModel:
+        return TorchModel(path)
+
+
+def _pocketsphinx() -> Runtime:
+    from .pocketsphinx import PocketSphinxRuntime
+
+    return PocketSphinxRuntime()
+
+
+RUNTIMES = {"torch-fp32": TorchFP32Runtime, "pocketsphinx": _pocketsphinx}
+
+
+def get_runtime(name: str) -> Runtime:
+    """The runtime called ``name`` (one of :data:`RUNTIMES`)."""
+    if name not in RUNTIMES:
+        raise ValueError(f"unknown runtime {name!r}; known runtimes: {', '.join(RUNTIMES)}")
+    return RUNTIMES[name]()
