@@ -13,7 +13,7 @@ import sys
 from . import __version__
 
 # Command groups, in the order `--help` lists them. Each module exposes register(subparsers).
-COMMAND_MODULES = ("corpus", "teacher", "evaluate", "cache", "bench")
+COMMAND_MODULES = ("corpus", "teacher", "evaluate", "cache", "bench", "distill")
 
 
 def build_parser() -> argparse.ArgumentParser:

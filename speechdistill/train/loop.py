@@ -89,6 +89,12 @@ def _mixed_precision(choice: str, cpu: bool) -> str:
     return "bf16" if torch.cuda.is_available() and not cpu else "no"
 
 
+def build_accelerator(options: TrainOptions) -> Accelerator:
+    """The Accelerator ``train`` builds for ``options``; build it first when the device is needed earlier
+    (e.g. to place frozen teachers) and pass it to ``train``."""
+    return Accelerator(mixed_precision=_mixed_precision(options.mixed_precision, options.cpu), cpu=options.cpu)
+
+
 def _initial_state() -> dict:
     return {"update": 0, "epoch": 0, "batch_in_epoch": 0, "best_metric": math.inf, "best_update": 0,
             "audio_seconds_seen": 0.0, "wall_s": 0.0}
@@ -99,8 +105,7 @@ def train(model: torch.nn.Module, dataset: UtteranceDataset, step_fn: StepFn, ev
           accelerator: Accelerator | None = None) -> TrainResult:
     """Train ``model`` on ``dataset`` until ``options.max_updates`` (or the wall-clock limit)."""
     out_dir = Path(out_dir)
-    accelerator = accelerator or Accelerator(mixed_precision=_mixed_precision(options.mixed_precision, options.cpu),
-                                             cpu=options.cpu)
+    accelerator = accelerator or build_accelerator(options)
     set_seed(options.seed)
     optimizer = build_optimizer(model, options.lr, options.weight_decay)
     scheduler = warmup_cosine(optimizer, options.warmup_updates, options.max_updates)
