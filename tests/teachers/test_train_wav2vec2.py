@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 import yaml
 from transformers import AutoModelForCTC, AutoProcessor
@@ -83,3 +84,16 @@ def test_waveform_normalisation_ignores_padding():
     assert out[0, 3] == 0
     torch.testing.assert_close(out[0, :3].mean(), torch.tensor(0.0), atol=1e-6, rtol=0)
     torch.testing.assert_close(out[1].std(unbiased=False), torch.tensor(1.0), atol=1e-3, rtol=0)
+
+
+def test_overrides_may_follow_flags(tmp_path):
+    recipe = _recipe(tmp_path)
+    assert main(["teacher", "train", str(recipe), "--resume", "train.max_updates=2", "train.seed=3"]) == 0
+    resolved = yaml.safe_load((tmp_path / "teacher" / "config.resolved.yaml").read_text())
+    assert resolved["train"]["max_updates"] == 2 and resolved["train"]["seed"] == 3
+
+
+def test_stray_arguments_are_still_refused(tmp_path):
+    recipe = _recipe(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["teacher", "train", str(recipe), "--resume", "not-an-override"])
