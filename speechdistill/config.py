@@ -130,8 +130,8 @@ def build_config(cls: type[T], data: dict, source: str = "<config>") -> T:
         raise ConfigError(f"{source}: {str(exc).lstrip(': ')}") from None
 
 
-def load_config(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
-    """Read YAML ``path`` into ``cls`` after applying ``key=value`` overrides."""
+def read_yaml_mapping(path: str | Path) -> dict:
+    """The top-level mapping of a YAML file; ConfigError naming the file (and line) otherwise."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -143,6 +143,12 @@ def load_config(cls: type[T], path: str | Path, overrides: list[str] | None = No
         raise ConfigError(f"{path}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def load_config(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
+    """Read YAML ``path`` into ``cls`` after applying ``key=value`` overrides."""
+    data = read_yaml_mapping(path)
     return build_config(cls, apply_overrides(data, overrides or []), str(path))
 
 

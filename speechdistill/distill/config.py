@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from ..config import ConfigError, apply_overrides, build_config
+from ..config import ConfigError, apply_overrides, build_config, read_yaml_mapping
 from ..data.augment_pipeline import WaveformAugmentConfig
 from ..train.loop import TrainOptions
 
@@ -154,14 +152,4 @@ def recipe_keys() -> tuple[str, ...]:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
-    return data
+    return read_yaml_mapping(path)
