@@ -55,6 +55,9 @@ class TeacherConfig:
     augment: WaveformAugmentConfig = field(default_factory=WaveformAugmentConfig)
     save_dtype: Literal["float32", "float16"] = "float32"
     title: str = "speechdistill teacher"
+    # Start from the weights of an earlier teacher of the same architecture (e.g. the shipped fp16 one)
+    # instead of random ones: how a CPU run continues across sessions without a full training checkpoint.
+    init_from: str | None = None
 
 
 def _read(path: str, config: TeacherDataConfig, report: SkipReport, vocab: Vocabulary, limit: int | None = None):
@@ -77,6 +80,8 @@ def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str =
         print(f"{report.summary()}; see {report.write(out_dir / 'skipped.jsonl')}", file=sys.stderr)
     arch = get_architecture(config.architecture)
     model = arch.build(vocab, config.model, [u.text for u in train_utts], out_dir)
+    if config.init_from is not None and not (resume and (out_dir / "checkpoints" / "last").is_dir()):
+        init_weights(model, config.init_from)
     augment = build_waveform_augment(config.augment)
     train_set = UtteranceDataset(train_utts, vocab, augment=augment, seed=config.train.seed)
     dev_set = UtteranceDataset(dev_utts, vocab)
@@ -93,6 +98,25 @@ def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str =
     result = train(model, train_set, arch.step, arch.eval_fn(dev_set), out_dir, config.train,
                    on_best=on_best, resume=resume)
     return _finish(config, arch, vocab, best_dir, result, report, command)
+
+
+def init_weights(model: torch.nn.Module, source: str | Path) -> None:
+    """Copy the weights of the HF teacher directory ``source`` into ``model`` (same architecture and shapes)."""
+    from safetensors.torch import load_file
+
+    weights = Path(source) / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"init_from: {weights} not found")
+    state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        raise ValueError(f"init_from {source}: weights do not fit this model: {str(exc).splitlines()[0]}") from None
+    # Tied or buffer-like entries may be absent from a checkpoint; anything else means another architecture.
+    real_missing = [k for k in missing if not k.endswith(("masked_spec_embed", "embed_positions.weight", "proj_out.weight"))]
+    if real_missing or unexpected:
+        raise ValueError(f"init_from {source}: not the same architecture (missing {real_missing[:3]}, "
+                         f"unexpected {list(unexpected)[:3]})")
 
 
 def _finish(config, arch, vocab, best_dir: Path, result, report, command: str) -> Path:

@@ -97,3 +97,21 @@ def test_stray_arguments_are_still_refused(tmp_path):
     recipe = _recipe(tmp_path)
     with pytest.raises(SystemExit):
         main(["teacher", "train", str(recipe), "--resume", "not-an-override"])
+
+
+def test_init_from_continues_from_a_saved_teacher(tmp_path):
+    from safetensors.torch import load_file
+
+    from speechdistill.teachers.training import init_weights
+
+    recipe = _recipe(tmp_path)
+    assert main(["teacher", "train", str(recipe)]) == 0
+    best = tmp_path / "teacher" / "best"
+    model = build_wav2vec2(Vocabulary.default(), TINY_MODEL)
+    init_weights(model, best)
+    saved = load_file(str(best / "model.safetensors"))
+    key = "lm_head.weight"
+    torch.testing.assert_close(model.state_dict()[key], saved[key].float())
+    other = build_wav2vec2(Vocabulary.default(), {**TINY_MODEL, "hidden_size": 48})
+    with pytest.raises(ValueError, match="init_from"):
+        init_weights(other, best)
