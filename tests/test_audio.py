@@ -67,3 +67,16 @@ def test_missing_and_unreadable(tmp_path):
     (tmp_path / "text.wav").write_text("not audio")
     with pytest.raises(DataError, match=r"text\.wav: unreadable audio"):
         audio_duration_s(tmp_path / "text.wav")
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from speechdistill.io import atomic_write_text
+
+    path = atomic_write_text(tmp_path / "x.txt", "hello")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    assert path.read_text() == "hello"
