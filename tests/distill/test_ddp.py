@@ -10,11 +10,12 @@ rank would draw its own masks); waveform augmentation stays on (it is seeded per
 Tolerance: after DDP's all-reduce every rank holds bit-identical gradients, so the ranks' parameters
 must be exactly equal. Against one process: DDP divides each rank's gradient by the world size and sums
 (g0 / 2 + g1 / 2); one process accumulates the gradients of loss0 / 2 and loss1 / 2 (g0 / 2 + g1 / 2 again,
-since scaling by a power of two is exact). On this CPU the parameters come out bit-identical (max
-difference 0). That is not guaranteed in general (more ranks change the order of a floating-point sum;
-GPU kernels and bucketed all-reduce may reorder it; Adam's division by sqrt(v) magnifies last-bit
-differences of near-zero gradients), so the comparison allows atol 1e-6 / rtol 1e-5, far below how far
-the parameters move in these 4 updates (~3e-3; at least 100x is asserted too).
+since scaling by a power of two is exact). With one OpenMP thread the parameters come out
+bit-identical (max difference 0); with two threads per process the intra-op reductions split differently
+and a bias came out 6e-6 apart (Adam's division by sqrt(v) magnifies last-bit differences of near-zero
+gradients; more ranks, GPU kernels and bucketed all-reduce also reorder sums). The comparison allows
+atol 5e-5 / rtol 1e-5, still far below how far the parameters move in these 4 updates (~3e-3; at least
+50x is asserted too).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def test_two_processes_match_each_other_and_one_process(tmp_path, tiny_teacher_d
     one = run.module.state_dict()
     worst = max(float((one[k].float() - rank0[k].float()).abs().max()) for k in rank0)
     for key in rank0:
-        torch.testing.assert_close(one[key], rank0[key], atol=1e-6, rtol=1e-5, msg=f"{key}: max diff {worst}")
+        torch.testing.assert_close(one[key], rank0[key], atol=5e-5, rtol=1e-5, msg=f"{key}: max diff {worst}")
     moved = max(float((initial[k].float() - one[k].float()).abs().max()) for k in one)
     print(f"max |1 process - 2 processes| = {worst:.3g}; max change from initialisation = {moved:.3g}")
-    assert moved > 100 * max(worst, 1e-6), (moved, worst)  # the runs trained, and agree far more closely
+    assert moved > 50 * max(worst, 1e-6), (moved, worst)  # the runs trained, and agree far more closely
