@@ -99,14 +99,12 @@ class CacheConfig:
 def check_augment_compatible(augment) -> None:
     """Refuse waveform augmentation that breaks frame alignment with cached teacher outputs.
 
-    ``augment``: a ``WaveformAugmentConfig`` (or anything with ``enabled`` and ``speed_factors``), or None.
+    ``augment``: a ``WaveformAugmentConfig`` or None.
     Gain, noise and SpecAugment are fine; speed factors other than 1.0 are a ValueError.
     """
-    if augment is None or not getattr(augment, "enabled", True):
+    if augment is None or not augment.stretches_time:
         return
-    factors = tuple(getattr(augment, "speed_factors", ()) or ())
-    if any(float(f) != 1.0 for f in factors):
-        raise ValueError(
-            f"speed perturbation (speed_factors {list(factors)}) changes the number of frames, so cached teacher "
-            f"outputs would no longer line up with the student's frames; with a teacher cache set "
-            f"augment.speed_factors: [1.0] and keep to {', '.join(ALIGNMENT_PRESERVING_AUGMENT)}")
+    raise ValueError(
+        f"speed perturbation (speed_factors {list(augment.speed_factors)}) changes the number of frames, so cached "
+        f"teacher outputs would no longer line up with the student's frames; with a teacher cache set "
+        f"augment.speed_factors: [1.0] and keep to {', '.join(ALIGNMENT_PRESERVING_AUGMENT)}")

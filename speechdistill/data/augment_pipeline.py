@@ -38,6 +38,11 @@ class WaveformAugmentConfig:
         if any(f <= 0 for f in self.speed_factors) or not self.speed_factors:
             raise ValueError(f"speed_factors must be positive, got {list(self.speed_factors)}")
 
+    @property
+    def stretches_time(self) -> bool:
+        """True when the augmentation may change the audio's length (speed perturbation is on)."""
+        return self.enabled and any(f != 1.0 for f in self.speed_factors)
+
 
 def build_waveform_augment(config: WaveformAugmentConfig, seed: int = 0) -> WaveAugment | None:
     """The augmentation callable for ``UtteranceDataset``, or None when disabled."""

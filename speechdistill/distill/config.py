@@ -24,7 +24,6 @@ from ..data.augment_pipeline import WaveformAugmentConfig
 from ..train.loop import TrainOptions
 
 BASE_KEY = "base"
-UNIT_SPEED = 1.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class DistillConfig:
     title: str = "speechdistill student"
 
     def __post_init__(self) -> None:
-        if self.teacher_source == "cache" and speed_perturbed(self.augment):
+        if self.teacher_source == "cache" and self.augment.stretches_time:
             raise ValueError(
                 f"teacher_source 'cache' with augment.speed_factors {list(self.augment.speed_factors)}: speed "
                 "perturbation changes the audio's length and timing, so cached teacher frames no longer line up "
@@ -109,11 +108,6 @@ class DistillConfig:
         if name is not None and name not in self.teachers:
             raise ValueError(f"student.init_from_teacher names {name!r}, which is not under teachers "
                              f"({', '.join(self.teachers) or 'none'})")
-
-
-def speed_perturbed(augment: WaveformAugmentConfig) -> bool:
-    """True when the augmentation may stretch audio in time."""
-    return augment.enabled and any(f != UNIT_SPEED for f in augment.speed_factors)
 
 
 def read_recipe(path: str | Path, seen: tuple[Path, ...] = ()) -> dict:
