@@ -12,6 +12,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -185,7 +186,7 @@ class _Loop:
 
     def _forward_backward(self, batch: Batch, sync: bool) -> dict[str, float]:
         batch = batch.to(self.acc.device)
-        context = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else _nullcontext()
+        context = self.acc.no_sync(self.model) if not sync and self.acc.num_processes > 1 else nullcontext()
         with context, self.acc.autocast():
             out = self.step_fn(self.model, batch)
             self.acc.backward(out.loss / self.opt.grad_accum)
@@ -240,14 +241,6 @@ class _Loop:
 
 def _fmt(value: float) -> str:
     return "-" if math.isinf(value) else f"{value:.3f}"
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def read_log(out_dir: str | Path) -> list[dict]:
