@@ -155,5 +155,6 @@ def _yaml(data: dict) -> str:
 def train_teacher_from_config(path: str | Path, overrides: list[str], *, resume: bool = False) -> Path:
     """CLI entry: load the recipe with overrides and train."""
     config = load_config(TeacherConfig, path, overrides)
-    command = shlex.join(["speechdistill", "teacher", "train", str(path), *overrides])
+    # A resumed run's card must say so: its updates were not all made by this one command.
+    command = shlex.join(["speechdistill", "teacher", "train", str(path), *overrides, *(["--resume"] if resume else [])])
     return train_teacher(config, resume=resume, command=command)
