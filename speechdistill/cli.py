@@ -13,7 +13,7 @@ import sys
 from . import __version__
 
 # Command groups, in the order `--help` lists them. Each module exposes register(subparsers).
-COMMAND_MODULES = ("corpus", "teacher", "evaluate", "cache", "bench", "distill")
+COMMAND_MODULES = ("corpus", "teacher", "evaluate", "cache", "bench", "distill", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         result = args.handler(args)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as exc:
         # Expected user errors (bad config, bad data, wrong directory kind) get one line, no traceback.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"speechdistill {args.command}: error: {message}", file=sys.stderr)

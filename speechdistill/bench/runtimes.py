@@ -2,9 +2,9 @@
 
 A runtime turns a model path into a :class:`BenchModel`: a batch of 16 kHz waveforms in, normalised
 text out, plus what the tables need (parameters, weights files) and a way to pin the thread count.
-``torch-fp32`` runs teacher and student directories through ``speechdistill.load``. An ONNX runtime
-(``onnx-fp32``/``onnx-int8``) plugs in as one more class: open an ``onnxruntime.InferenceSession`` with
-``intra_op_num_threads`` set from ``threads(n)``, and add it to :data:`RUNTIMES`.
+``torch-fp32`` runs teacher and student directories through ``speechdistill.load``; ``onnx-fp32`` and
+``onnx-int8`` run exported bundles through the torch-free ``speechdistill.runtime`` (numpy fbank +
+onnxruntime, one session per thread count so ``intra_op_num_threads`` is really applied).
 
 Runtime modules import their heavy libraries only in ``preload``/``open``, so the memory probe's
 baseline (see :mod:`speechdistill.bench.memory`) holds exactly the interpreter and those libraries.
@@ -138,13 +138,71 @@ class TorchFP32Runtime:
         return TorchModel(path)
 
 
+class OnnxModel:
+    """An exported bundle in onnxruntime (greedy decoding, numpy features): what ships to the phone."""
+
+    parallel = True
+    max_duration_s = None
+
+    def __init__(self, path: str, precision: str):
+        from ..runtime import BundleRecognizer, read_bundle
+
+        self.path, self.precision = Path(path), precision
+        self.info = read_bundle(path)
+        if precision not in self.info.files:
+            raise ValueError(f"{path}: bundle has no {precision} model (exported with --no-int8?)")
+        self._make = lambda threads: BundleRecognizer(self.info, precision, threads=threads)
+        self.recognizer = self._make(None)
+        self.sample_rate = self.recognizer.sample_rate
+        self.num_parameters = int(self.info.extra.get("num_parameters", 0)) or None
+
+    def transcribe(self, waveforms: list[np.ndarray]) -> list[str]:
+        return self.recognizer.transcribe_waveforms(waveforms)
+
+    @contextlib.contextmanager
+    def threads(self, n: int) -> Iterator[None]:
+        before = self.recognizer
+        self.recognizer = self._make(n)
+        try:
+            yield
+        finally:
+            self.recognizer = before
+
+    def weights_files(self) -> list[Path]:
+        return [self.info.model_file(self.precision)]
+
+
+class OnnxRuntime:
+    """``onnx-fp32`` / ``onnx-int8``: a bundle's graph in onnxruntime on the CPU."""
+
+    def __init__(self, precision: str):
+        self.precision = precision
+        self.name = f"onnx-{precision}"
+
+    def check(self, path: str) -> None:
+        from ..runtime import read_bundle
+
+        info = read_bundle(path)  # errors name a missing file or a directory that is not a bundle
+        if self.precision not in info.files:
+            raise ValueError(f"{path}: bundle has no {self.precision} model (exported with --no-int8?)")
+
+    def preload(self) -> None:
+        import onnxruntime  # noqa: F401
+
+        from .. import runtime  # noqa: F401
+
+    def open(self, path: str) -> BenchModel:
+        return OnnxModel(path, self.precision)
+
+
 def _pocketsphinx() -> Runtime:
     from .pocketsphinx import PocketSphinxRuntime
 
     return PocketSphinxRuntime()
 
 
-RUNTIMES = {"torch-fp32": TorchFP32Runtime, "pocketsphinx": _pocketsphinx}
+RUNTIMES = {"torch-fp32": TorchFP32Runtime, "onnx-fp32": lambda: OnnxRuntime("fp32"),
+            "onnx-int8": lambda: OnnxRuntime("int8"), "pocketsphinx": _pocketsphinx}
 
 
 def get_runtime(name: str) -> Runtime:

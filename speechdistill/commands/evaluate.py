@@ -13,7 +13,9 @@ def _default_device() -> str:
 
 
 def _decoder_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="teacher/student directory or hub id")
+    parser.add_argument("--model", required=True, help="teacher/student/bundle directory or hub id")
+    parser.add_argument("--precision", choices=("int8", "fp32"), default="int8",
+                        help="which graph of an exported bundle runs (bundles only)")
     parser.add_argument("--decoder", choices=("greedy", "beam"), default="greedy")
     parser.add_argument("--lexicon", default="auto",
                         help="beam search lexicon: auto (model's lexicon.txt or recorded training manifest), "
@@ -49,20 +51,36 @@ def _eval(args: argparse.Namespace) -> int:
         model=args.model, manifest=str(args.manifest), decoder=args.decoder, lexicon=args.lexicon, lm=args.lm,
         lm_weight=args.lm_weight, beam_size=args.beam_size, normalizer=args.normalizer,
         out=str(args.out) if args.out else None, skip_bad=args.skip_bad, batch_seconds=args.batch_seconds,
-        device=args.device or _default_device())
+        device=args.device or _default_device(), precision=args.precision)
     result = evaluate(options)
     written = f"  -> {args.out}" if result.files else ""
     print(summary_line(result.metrics) + written)
     return 0
 
 
+def _is_bundle(model: str) -> bool:
+    from ..markers import read_marker
+
+    path = Path(model).expanduser()
+    marker = read_marker(path) if path.is_dir() else None
+    return marker is not None and marker.kind == "bundle"
+
+
 def _transcribe(args: argparse.Namespace) -> int:
     import tempfile
+
+    if _is_bundle(args.model) and args.decoder == "greedy" and not args.timestamps:
+        from ..runtime import BundleRecognizer  # the on-device path: numpy + onnxruntime, no torch
+
+        recognizer = BundleRecognizer(args.model, args.precision)
+        for path, text in zip(args.audio, recognizer.transcribe([str(p) for p in args.audio])):
+            print(f"{path}\t{text}")
+        return 0
 
     from ..eval.evaluate import decode_settings
     from ..inference import load
 
-    recognizer = load(args.model, device=args.device or _default_device())
+    recognizer = load(args.model, device=args.device or _default_device(), precision=args.precision)
     paths = [str(p) for p in args.audio]
     with tempfile.TemporaryDirectory() as scratch:  # holds a lexicon built from a manifest
         decode, _ = decode_settings(recognizer, args.model, Path(scratch), decoder=args.decoder,

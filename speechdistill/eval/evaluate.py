@@ -52,6 +52,7 @@ class EvalOptions:
     skip_bad: bool = False
     batch_seconds: float = DEFAULT_BATCH_SECONDS
     device: str = "cpu"
+    precision: str = "int8"  # bundles only: which ONNX graph runs
     progress: bool | None = None
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
     seed: int = 0
@@ -78,7 +79,7 @@ def evaluate(options: EvalOptions) -> EvalResult:
     # the manifest first: an empty or broken one fails before a model is loaded
     utterances = read_manifest(options.manifest, labelled=True, report=report, vocab=None)
     _require_some(utterances, report, options, out)
-    recognizer = load(options.model, device=options.device)
+    recognizer = load(options.model, device=options.device, precision=options.precision)
     with tempfile.TemporaryDirectory() as scratch:
         decode, lexicon_note = decode_settings(
             recognizer, options.model, out or Path(scratch), decoder=options.decoder, lexicon=options.lexicon,

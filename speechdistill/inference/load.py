@@ -5,7 +5,7 @@ kind       what it is                                                      loade
 =========  ==============================================================  =========================
 teacher    a Hugging Face model directory (marked or not) or a hub id      ``load_teacher``
 student    a speechdistill student directory                               ``students.load_student``
-bundle     an exported on-device bundle                                    not supported yet
+bundle     an exported on-device bundle (ONNX, int8 or fp32)               ``runtime.OnnxCTCModel``
 =========  ==============================================================  =========================
 """
 
@@ -42,8 +42,12 @@ def model_kind(spec: str | Path) -> str:
     return kind
 
 
-def load(spec: str | Path, *, device: str | torch.device = "cpu", decode: DecodeOptions | None = None) -> Recognizer:
-    """A recogniser for a teacher (directory or hub id), a student directory or (later) a bundle.
+def load(spec: str | Path, *, device: str | torch.device = "cpu", decode: DecodeOptions | None = None,
+         precision: str = "int8", threads: int | None = None) -> Recognizer:
+    """A recogniser for a teacher (directory or hub id), a student directory or an exported bundle.
+
+    ``precision`` ('int8' or 'fp32') and ``threads`` (onnxruntime intra-op threads) apply to bundles only;
+    a bundle exported without int8 runs in fp32.
 
     ``decode`` picks greedy or beam decoding (lexicon/KenLM for CTC models). The returned object has
     ``transcribe``, ``labels``, ``num_parameters``, ``kind`` and ``family``; CTC models also ``log_probs``
@@ -54,7 +58,33 @@ def load(spec: str | Path, *, device: str | torch.device = "cpu", decode: Decode
         return _teacher(spec, device, decode)
     if kind == "student":
         return _student(Path(spec).expanduser(), device, decode)
-    raise ValueError(f"{spec}: an exported bundle; loading bundles is not supported yet: export lands in a later issue")
+    return _bundle(Path(spec).expanduser(), decode, precision, threads)
+
+
+def _bundle(path: Path, decode: DecodeOptions | None, precision: str, threads: int | None) -> Recognizer:
+    """A bundle's ONNX graph behind the same CTC recogniser (greedy or beam, timestamps) as PyTorch models.
+
+    For text alone without torch, use ``speechdistill.runtime.BundleRecognizer``.
+    """
+    from ..runtime import OnnxCTCModel, read_bundle
+    from ..runtime.bundle import BLANK_TOKEN, SPACE_TOKEN
+
+    info = read_bundle(path)
+    if precision == "int8" and "int8" not in info.files:
+        precision = "fp32"
+    model = OnnxCTCModel(info, precision, threads=threads)
+
+    def forward(waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        log_probs, lengths = model(waveforms)
+        return torch.from_numpy(log_probs), torch.from_numpy(lengths), info.frame_period_ms
+
+    labels = tuple(WORD_DELIMITER if s == SPACE_TOKEN else s for s in info.tokens)
+    recognizer = CTCRecognizer(forward, labels, name=f"{path}:{precision}", kind="bundle",
+                               num_parameters=int(info.extra.get("num_parameters", 0)),
+                               sample_rate=info.fbank.sample_rate_hz, blank_id=info.tokens.index(BLANK_TOKEN),
+                               delimiter=WORD_DELIMITER, decode=decode)
+    recognizer.onnx_model = model
+    return recognizer
 
 
 def _teacher(spec: str | Path, device, decode: DecodeOptions | None) -> Recognizer:
