@@ -252,3 +252,9 @@ class CachedTeacherSource:
         device = self.device if self.device is not None else batch.waveforms.device
         return {name: self.caches[name].outputs(batch.ids, self.requests[name], device) for name in self.names}
 
+    @property
+    def hidden_sizes(self) -> dict[str, int]:
+        """Width of the hidden states each cache holds (its ``feature_dim`` when projected): what the feature
+        loss's projections must be sized for, which the teacher's own config would get wrong."""
+        return {name: cache.hidden_dim for name, cache in self.caches.items()}
+

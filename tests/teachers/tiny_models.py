@@ -91,7 +91,7 @@ def tiny_whisper_tokenizer():
 
 
 def save_tiny_whisper_teacher(directory: str | Path, *, max_source_positions: int = 50,
-                              max_target_positions: int = 10, seed: int = 0) -> Path:
+                              max_target_positions: int = 10, encoder_layers: int = 2, seed: int = 0) -> Path:
     """Save a random tiny Whisper teacher + WhisperProcessor into ``directory`` and return it.
 
     The encoder window is ``max_source_positions`` frames of 20 ms (50 -> 1 s; hub checkpoints: 1500 -> 30 s).
@@ -110,7 +110,7 @@ def save_tiny_whisper_teacher(directory: str | Path, *, max_source_positions: in
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in WHISPER_SPECIALS}
     eot, sot = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
     config = WhisperConfig(
-        vocab_size=len(tokenizer), num_mel_bins=16, d_model=16, encoder_layers=2, decoder_layers=2,
+        vocab_size=len(tokenizer), num_mel_bins=16, d_model=16, encoder_layers=encoder_layers, decoder_layers=2,
         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
         max_source_positions=max_source_positions, max_target_positions=max_target_positions,
         decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot)
