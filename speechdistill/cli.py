@@ -13,7 +13,7 @@ import sys
 from . import __version__
 
 # Command groups, in the order `--help` lists them. Each module exposes register(subparsers).
-COMMAND_MODULES = ("corpus", "teacher", "evaluate", "cache", "bench", "distill", "export")
+COMMAND_MODULES = ("demo", "corpus", "teacher", "evaluate", "cache", "bench", "distill", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

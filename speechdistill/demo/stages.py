@@ -1,0 +1,239 @@
+"""The demo's stages, in order; each reads what earlier ones recorded and returns what it made.
+
+corpus -> teachers -> cache -> hard_only -> best -> export -> bench -> report. A finished stage leaves
+``stages/<name>.json`` (settings digest, outputs, wall time) and is skipped on a rerun with the same
+settings; a killed stage starts again (corpus synthesis, caching and distillation resume inside it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io import atomic_write_text
+from .settings import REPO, DemoSettings
+
+SYNTHETIC = REPO / "recipes" / "synthetic_commands"
+DEFAULT_BEST = "frame_kl"
+STUDENT_RUNS = "runs"
+
+
+@dataclass
+class DemoContext:
+    out: Path
+    settings: DemoSettings
+    outputs: dict  # stage name -> its recorded outputs
+
+    @property
+    def corpus(self) -> Path:
+        return self.out / "corpus"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    minutes: Callable[[DemoSettings], float]  # wall-time estimate on 2 CPU cores (printed at start)
+    run: Callable[[DemoContext], dict]
+
+
+def best_method(settings: DemoSettings) -> tuple[str, str]:
+    """(method, why): the settings' choice, else the comparison's best KD recipe, else frame_kl."""
+    if settings.best_method:
+        return settings.best_method, "set in the demo settings"
+    path = SYNTHETIC / "comparison.json"
+    if path.is_file():
+        methods = json.loads(path.read_text())["methods"]
+        kd = {name: m["test_wer"] for name, m in methods.items() if name != "hard_only"}
+        if kd:
+            name = min(kd, key=kd.get)
+            return name, f"lowest test WER among KD recipes in {path.relative_to(REPO)}"
+    return DEFAULT_BEST, f"no {path.relative_to(REPO)} yet: the default KD recipe"
+
+
+# ----------------------------------------------------------------------------------------------- stages
+
+
+def run_corpus(ctx: DemoContext) -> dict:
+    from ..data.synth.build import SynthOptions, build_corpus
+
+    summary = build_corpus(SynthOptions(out=ctx.corpus, hours=ctx.settings.hours, seed=ctx.settings.seed,
+                                        jobs=max(1, os.cpu_count() or 1)))
+    return {"path": str(ctx.corpus), "hours": summary["hours_total"]}
+
+
+def _teacher_dir(spec: str) -> Path:
+    path = Path(spec)
+    return path if path.is_absolute() else REPO / path
+
+
+def run_teachers(ctx: DemoContext) -> dict:
+    """The shipped teachers the chosen recipes read; a missing one is an error saying how to make it."""
+    from ..distill.plan import plan_recipe
+    from ..markers import read_marker
+
+    method, why = best_method(ctx.settings)
+    needed = plan_recipe(_recipe(ctx, method, cache=False)).requests  # only the teachers a loss reads
+    found = {}
+    for name in needed:
+        if name not in ctx.settings.teachers:
+            raise ValueError(f"demo: recipe {method} reads teacher {name!r}, which the demo has no directory for")
+        path = _teacher_dir(ctx.settings.teachers[name])
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path}: teacher {name!r} is not there; train it with "
+                                    "`speechdistill teacher train recipes/teachers/<arch>.yaml` (minutes on one GPU, "
+                                    "hours on a laptop CPU) and copy its best/ folder here")
+        marker = read_marker(path)
+        found[name] = {"path": str(path), "params": (marker.extra or {}).get("num_parameters") if marker else None}
+    return {"method": method, "why": why, "teachers": found}
+
+
+def _recipe(ctx: DemoContext, method: str, **extra):
+    from ..distill.config import load_distill_config
+
+    return load_distill_config(SYNTHETIC / f"{method}.yaml", _overrides(ctx, method, **extra))
+
+
+def _overrides(ctx: DemoContext, method: str, *, cache: bool = True) -> list[str]:
+    s = ctx.settings
+    corpus = ctx.corpus
+    tests = ", ".join(f"{name}: {corpus / f'{name}.jsonl'}" for name in s.bench_manifests)
+    overrides = [f"out_dir={ctx.out / STUDENT_RUNS / method}", f"data.train={corpus / 'train.jsonl'}",
+                 f"data.dev={corpus / 'dev.jsonl'}", f"data.test={{{tests}}}", f"student.size={s.student_size}",
+                 f"student.overrides={json.dumps(s.student_overrides)}", f"train.max_updates={s.updates}",
+                 f"train.batch_seconds={s.batch_seconds}", f"train.lr={s.lr}", f"train.warmup_updates={s.warmup_updates}",
+                 f"train.eval_every={s.eval_every}", f"train.checkpoint_every={s.eval_every}", "train.log_every=10",
+                 "augment.speed_factors=[1.0]",
+                 *(f"teachers.{name}.spec={_teacher_dir(path)}" for name, path in s.teachers.items())]
+    if cache:
+        overrides += ["teacher_source=cache",
+                      *(f"cache_dirs.{name}={ctx.out / 'cache' / name}" for name in s.teachers)]
+    return overrides
+
+
+def run_cache(ctx: DemoContext) -> dict:
+    """Teacher outputs for the best recipe, computed once over the training split."""
+    from ..cache import CacheConfig, build_cache
+    from ..distill.plan import plan_recipe
+
+    method = ctx.outputs["teachers"]["method"]
+    plan = plan_recipe(_recipe(ctx, method, cache=False))
+    made = {}
+    for name, request in plan.requests.items():
+        config = CacheConfig(teacher=str(_teacher_dir(ctx.settings.teachers[name])),
+                             manifest=str(ctx.corpus / "train.jsonl"), out_dir=str(ctx.out / "cache" / name),
+                             top_k=8 if request.log_probs else 0, nbest=request.nbest,
+                             hidden_layers=tuple(request.hidden_layers), attentions=request.attentions, device="cpu")
+        result = build_cache(config)
+        made[name] = {"path": config.out_dir, "disk": result.usage.summary() if result.usage else None}
+    return made
+
+
+def _distill(ctx: DemoContext, method: str) -> dict:
+    from ..distill.training import distill
+
+    config = _recipe(ctx, method, cache=bool(ctx.outputs.get("cache")) and method != "hard_only")
+    if method == "hard_only":  # plain CTC reads no teacher: keep the run independent of the cache
+        config = dataclasses.replace(config, teacher_source="live", cache_dirs={})
+    out = Path(config.out_dir)
+    resume = (out / "checkpoints" / "last").is_dir()
+    best = distill(config, resume=resume, recipe=str(SYNTHETIC / f"{method}.yaml"),
+                   command=f"speechdistill demo (stage {method})")
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"method": method, "best": str(best), "wer": metrics["wer"], "updates": metrics["updates"],
+            "audio_hours_seen": metrics["audio_hours_seen"]}
+
+
+def run_hard_only(ctx: DemoContext) -> dict:
+    return _distill(ctx, "hard_only")
+
+
+def run_best(ctx: DemoContext) -> dict:
+    return _distill(ctx, ctx.outputs["teachers"]["method"])
+
+
+def _winner(ctx: DemoContext) -> dict:
+    """The better of the two students by dev WER (ties: the KD one)."""
+    hard, best = ctx.outputs["hard_only"], ctx.outputs["best"]
+    return hard if hard["wer"]["dev"] < best["wer"]["dev"] else best
+
+
+def run_export(ctx: DemoContext) -> dict:
+    from ..export import export_bundle
+
+    student = _winner(ctx)
+    result = export_bundle(student["best"], ctx.out / "bundle")
+    return {"path": str(result.path), "student": student["method"], "sizes_mb": result.sizes_mb}
+
+
+def run_bench(ctx: DemoContext) -> dict:
+    from ..bench.config import BenchConfig, ModelSpec, PeerSettings
+    from ..bench.runner import run_bench as bench
+
+    s = ctx.settings
+    teachers = ctx.outputs["teachers"]["teachers"]
+    models = [ModelSpec(f"{name}-teacher", info["path"], "teacher") for name, info in teachers.items()]
+    for stage in ("hard_only", "best"):
+        models.append(ModelSpec(f"{ctx.outputs[stage]['method']}-student", ctx.outputs[stage]["best"], "student"))
+    bundle = ctx.outputs["export"]
+    models.append(ModelSpec(f"{bundle['student']}-bundle", bundle["path"], "student", ("onnx-fp32", "onnx-int8")))
+    config = BenchConfig(name="demo", models=tuple(models), out_dir=str(ctx.out / "bench"),
+                         manifests={name: str(ctx.corpus / f"{name}.jsonl") for name in s.bench_manifests},
+                         corpus=f"speechdistill demo corpus: {s.hours:g} h of synthetic voice commands (seed {s.seed})",
+                         max_utterances=s.bench_utterances, warmup=1, repeats=3, memory_probe=s.bench_memory,
+                         peers=PeerSettings(pocketsphinx=s.pocketsphinx, domain_lm=s.pocketsphinx,
+                                            train_manifest=str(ctx.corpus / "train.jsonl")))
+    return {"path": str(bench(config))}
+
+
+def run_report(ctx: DemoContext) -> dict:
+    from .report import write_demo_report
+
+    return write_demo_report(ctx)
+
+
+def _distill_minutes(s: DemoSettings) -> float:
+    return s.updates * s.batch_seconds / 60 / 60 / 1.2  # ~60 s of padded audio per 0.83 s update (1M, 2 cores)
+
+
+STAGES = (
+    Stage("corpus", lambda s: s.hours * 60 / 80 + 0.2, run_corpus),  # ~80x real time on 2 cores
+    Stage("teachers", lambda s: 0.0, run_teachers),
+    Stage("cache", lambda s: s.hours * 60 / 120 + 0.2, run_cache),  # the 8.4M teacher at ~120x real time
+    Stage("hard_only", _distill_minutes, run_hard_only),
+    Stage("best", lambda s: _distill_minutes(s) * 1.15, run_best),
+    Stage("export", lambda s: 0.5, run_export),
+    Stage("bench", lambda s: 0.5 + 0.05 * (s.bench_utterances or 60) * len(s.bench_manifests), run_bench),
+    Stage("report", lambda s: 0.0, run_report),
+)
+
+
+def stage_path(out: Path, name: str) -> Path:
+    return out / "stages" / f"{name}.json"
+
+
+def run_stages(out: Path, settings: DemoSettings, say: Callable[[str], None]) -> dict:
+    """Run (or reuse) every stage; returns stage name -> outputs."""
+    ctx = DemoContext(out, settings, {})
+    digest = settings.digest()
+    for stage in STAGES:
+        path = stage_path(out, stage.name)
+        if path.is_file():
+            record = json.loads(path.read_text())
+            if record.get("digest") == digest:
+                ctx.outputs[stage.name] = record["outputs"]
+                say(f"[{stage.name}] reused (finished in an earlier run, {record['wall_s']:.0f} s)")
+                continue
+        say(f"[{stage.name}] running (about {stage.minutes(settings):.1f} min)")
+        started = time.perf_counter()
+        outputs = stage.run(ctx)
+        wall = time.perf_counter() - started
+        ctx.outputs[stage.name] = outputs
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"digest": digest, "outputs": outputs, "wall_s": wall}, indent=2) + "\n")
+        say(f"[{stage.name}] done in {wall:.0f} s")
+    return ctx.outputs
