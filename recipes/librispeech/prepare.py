@@ -62,8 +62,9 @@ def librispeech_splits(root: Path, report: SkipReport) -> dict[str, list[Utteran
 
 
 def hf_splits(dataset: Path, splits: list[str], report: SkipReport) -> dict[str, list[Utterance]]:
-    return {split.replace(".", "_").replace("-", "_"): read_manifest(dataset, split=split, report=report)
-            for split in splits}
+    """One list per split, named like the LibriSpeech manifests (``validation.clean`` -> ``dev_clean``)."""
+    return {split.replace("validation", "dev").replace(".", "_").replace("-", "_"):
+            read_manifest(dataset, split=split, report=report) for split in splits}
 
 
 def audio_files(source: Path) -> list[Utterance]:
