@@ -46,12 +46,9 @@ def best_method(settings: DemoSettings) -> tuple[str, str]:
     if settings.best_method:
         return settings.best_method, "set in the demo settings"
     path = SYNTHETIC / "comparison.json"
-    if path.is_file():
-        methods = json.loads(path.read_text())["methods"]
-        kd = {name: m["test_wer"] for name, m in methods.items() if name != "hard_only"}
-        if kd:
-            name = min(kd, key=kd.get)
-            return name, f"lowest test WER among KD recipes in {path.relative_to(REPO)}"
+    best = json.loads(path.read_text()).get("best_method") if path.is_file() else None
+    if best:
+        return best, f"the best KD recipe by dev WER in {path.relative_to(REPO)}"
     return DEFAULT_BEST, f"no {path.relative_to(REPO)} yet: the default KD recipe"
 
 

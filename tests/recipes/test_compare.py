@@ -1,0 +1,64 @@
+"""recipes/synthetic_commands/compare.py on tiny data: seeds, best-by-dev selection, JSON schema, RESULTS.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from ..distill.helpers import SYNTHETIC, tiny_overrides, tiny_teachers, write_tiny_corpus
+
+
+def _compare():
+    spec = importlib.util.spec_from_file_location("synthetic_compare", SYNTHETIC / "compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory, tiny_teacher_dir):
+    tmp = tmp_path_factory.mktemp("compare")
+    corpus, teachers = write_tiny_corpus(tmp / "corpus"), tiny_teachers(tiny_teacher_dir)
+    overrides = [o for o in tiny_overrides(corpus, teachers, tmp / "unused") if not o.startswith("out_dir=")]
+    results_md = tmp / "RESULTS.md"
+    results_md.write_text("# Results\n\n<!-- demo:start -->\n## Demo\nkept as is\n<!-- demo:end -->\n")
+    module = _compare()
+    assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "--seeds", "2", "--work", str(tmp / "work"),
+                        "--json", str(tmp / "comparison.json"), "--results-md", str(results_md)]) == 0
+    return module, tmp, json.loads((tmp / "comparison.json").read_text()), results_md.read_text()
+
+
+def test_hard_only_and_the_best_kd_recipe_run_over_every_seed(compared):
+    _, tmp, comparison, _ = compared
+    assert comparison["best_method"] == "frame_kl"  # the only KD recipe compared
+    for method in ("hard_only", "frame_kl"):
+        row = comparison["methods"][method]
+        assert row["seeds"] == [0, 1] and len(row["test_wer_per_seed"]) == 2
+        assert row["test_wer"] == pytest.approx(sum(row["test_wer_per_seed"]) / 2)
+        assert (tmp / "work" / method / "seed1" / "metrics.json").is_file()
+
+
+def test_schema_matches_the_issue(compared):
+    _, _, comparison, _ = compared
+    row = comparison["methods"]["frame_kl"]
+    for key in ("dev_wer", "test_wer", "test_wer_per_seed", "seeds", "params", "teacher_params", "updates",
+                "audio_hours_seen", "hardware"):
+        assert key in row, key
+    assert row["teacher_params"] > 0 and row["params"] > 0 and row["updates"] == 2
+    assert comparison["methods"]["hard_only"]["teacher_params"] is None  # plain CTC reads no teacher
+
+
+def test_results_md_gets_the_comparison_and_keeps_the_demo_section(compared):
+    _, _, _, text = compared
+    assert "<!-- demo:start -->\n## Demo\nkept as is\n<!-- demo:end -->" in text
+    assert "## Method comparison" in text and "| frame_kl |" in text and "Best KD recipe by dev WER: `frame_kl`" in text
+
+
+def test_render_only_reuses_finished_runs(compared, capsys):
+    module, tmp, comparison, _ = compared
+    assert module.main(["--render-only", "--methods", "hard_only", "frame_kl", "--work", str(tmp / "work"),
+                        "--json", str(tmp / "again.json"), "--results-md", str(tmp / "again.md")]) == 0
+    again = json.loads((tmp / "again.json").read_text())
+    assert again["methods"]["frame_kl"]["test_wer_per_seed"] == comparison["methods"]["frame_kl"]["test_wer_per_seed"]
