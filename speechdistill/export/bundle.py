@@ -79,6 +79,30 @@ def parity_check(student: ConformerCTC, onnx_path: Path) -> float:
     return float(np.abs(log_probs - reference)[mask].max())
 
 
+def measure_rtf(onnx_path: Path, seconds: float = 5.0, repeats: int = 5) -> float:
+    """Single-thread real-time factor of a graph on a ``seconds`` clip, numpy fbank included (median of repeats)."""
+    import time
+
+    import onnxruntime as ort
+
+    from ..runtime.fbank import fbank
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    t = np.arange(int(16_000 * seconds)) / 16_000
+    signal = (0.1 * np.sin(2 * np.pi * 200 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+
+    def once() -> float:
+        started = time.perf_counter()
+        features = fbank(signal)
+        session.run(None, {"x": features[None], "x_lens": np.array([len(features)], np.int64)})
+        return time.perf_counter() - started
+
+    once()  # warm-up
+    return float(np.median([once() for _ in range(repeats)]) / seconds)
+
+
 def onnx_metadata(student: ConformerCTC, vocab_size: int, extra: dict) -> dict[str, str]:
     """ONNX metadata: sherpa-onnx's zipformer-CTC class reads only the graph (vocabulary size from the
     output shape, subsampling fixed at 4); ``model_type`` is the tag tools use to pick that class."""
@@ -117,9 +141,10 @@ def export_bundle(student_dir: str | Path, out: str | Path, *, int8: bool = True
         symbols = tokens_from_labels(loaded.vocab.labels, loaded.vocab.blank_id, WORD_DELIMITER)
         atomic_write_text(scratch / TOKENS_NAME, "".join(f"{s} {i}\n" for i, s in enumerate(symbols)))
         sizes = {p: os.path.getsize(scratch / name) / 1e6 for p, name in files.items()}
+        rtf = {p: measure_rtf(scratch / name) for p, name in files.items()}
         facts = _distillation_facts(student_dir)
         extra = {**marker.extra, "input": "kaldi fbank", "fbank": dataclasses.asdict(student.fbank),
-                 "files": files, "sizes_mb": sizes, "opset": opset, "int8_per_channel": per_channel,
+                 "files": files, "sizes_mb": sizes, "rtf_1thread_5s": rtf, "opset": opset, "int8_per_channel": per_channel,
                  "parity_max_abs_diff": diff, "source_student": str(student_dir.resolve()),
                  "sherpa_onnx_model_class": "zipformer_ctc", "distillation": facts}
         atomic_write_text(scratch / CARD_NAME, bundle_card(extra, metadata))
@@ -145,6 +170,7 @@ def bundle_card(extra: dict, metadata: dict[str, str]) -> str:
     wer = "\n".join(f"| {split} | {value * 100:.1f}% |" for split, value in facts.get("wer", {}).items())
     teachers = ", ".join(f"{n} ({s})" for n, s in facts.get("teachers", {}).items()) or "none (plain CTC)"
     sizes = ", ".join(f"{p}: {mb:.2f} MB" for p, mb in extra["sizes_mb"].items())
+    rtf = ", ".join(f"{p}: {value:.4f}" for p, value in extra["rtf_1thread_5s"].items())
     fbank = extra["fbank"]
     return f"""---
 library_name: speechdistill
@@ -160,6 +186,7 @@ tags: [automatic-speech-recognition, ctc, onnx, sherpa-onnx, speechdistill]
 | ONNX opset | {extra['opset']} |
 | int8 | dynamic, MatMul/Gemm weights only, {'per channel' if extra['int8_per_channel'] else 'per tensor'} |
 | PyTorch vs fp32 graph | max log-prob difference {extra['parity_max_abs_diff']:.1e} at export |
+| real-time factor | {rtf} (one thread, 5 s clip, fbank included, measured at export on the exporting machine) |
 | teachers | {teachers} |
 | recipe | {facts.get('recipe', 'unknown')} |
 

@@ -79,6 +79,10 @@ def test_bundle_files_metadata_and_tokens(bundle):
         assert meta["subsampling_factor"] == "4" and meta["sample_rate"] == "16000"
         output = model.graph.output[0].type.tensor_type.shape.dim
         assert output[2].dim_value == 32  # sherpa-onnx reads the vocabulary size from this dimension
+    card = (bundle / "README.md").read_text()
+    assert "| parameters | 0.30 M |" in card and "real-time factor | fp32: 0." in card and "from_zipformer_ctc" in card
+    marker = read_bundle(bundle).extra
+    assert set(marker["rtf_1thread_5s"]) == {"fp32", "int8"} and all(v > 0 for v in marker["rtf_1thread_5s"].values())
     int8_ops = {n.op_type for n in onnx.load(str(bundle / INT8_NAME)).graph.node}
     assert "ConvInteger" not in int8_ops and ("MatMulInteger" in int8_ops or "DynamicQuantizeMatMul" in int8_ops)
 
