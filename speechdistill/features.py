@@ -20,48 +20,24 @@ sherpa-onnx configures it, for parity tests and offline checks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 import torchaudio.compliance.kaldi as tak
 
-from . import SAMPLE_RATE_HZ
+from .runtime.fbank import FbankOptions
 
 LOG_FLOOR = float(torch.finfo(torch.float32).eps)  # Kaldi/knf floor on mel energies before the log
 SHERPA_PADDING_VALUE = -23.025850929940457  # log(1e-10): what sherpa-onnx pads batched features with
 
 
-@dataclass(frozen=True)
-class FbankConfig:
-    """Kaldi filterbank options; the defaults are sherpa-onnx's for its offline transducer/CTC models."""
-
-    sample_rate_hz: int = SAMPLE_RATE_HZ
-    num_bins: int = 80
-    frame_length_ms: float = 25.0
-    frame_shift_ms: float = 10.0
-    low_freq_hz: float = 20.0
-    high_freq_hz: float = -400.0  # <= 0: offset from Nyquist
-    preemphasis: float = 0.97
-    remove_dc_offset: bool = True
-    snip_edges: bool = False
-    dither: float = 0.0  # in [-1, 1] sample units; 0 at inference, as sherpa-onnx
-
-    @property
-    def window_samples(self) -> int:
-        return int(self.sample_rate_hz * self.frame_length_ms / 1000)
-
-    @property
-    def shift_samples(self) -> int:
-        return int(self.sample_rate_hz * self.frame_shift_ms / 1000)
-
-    @property
-    def fft_size(self) -> int:
-        return 1 << (self.window_samples - 1).bit_length()  # round_to_power_of_two
+# The options live with the torch-free runtime (bundles read them without torch); one definition for both.
+FbankConfig = FbankOptions
+DEFAULT_FBANK = FbankConfig()
 
 
-def num_frames(num_samples: torch.Tensor, config: FbankConfig = FbankConfig()) -> torch.Tensor:
+def num_frames(num_samples: torch.Tensor, config: FbankConfig = DEFAULT_FBANK) -> torch.Tensor:
     """Frames Kaldi makes from ``num_samples`` (any int tensor).
 
     snip_edges false: (S + shift // 2) // shift (frames centred on multiples of the shift; 0 for S = 0);
@@ -95,7 +71,7 @@ def _frame_indices(lengths: torch.Tensor, frames: int, config: FbankConfig) -> t
     return torch.where(index >= lengths[:, None, None], 2 * lengths[:, None, None] - 1 - index, index).clamp(min=0)
 
 
-def kaldi_fbank(waveforms: torch.Tensor, lengths: torch.Tensor, config: FbankConfig = FbankConfig(), *,
+def kaldi_fbank(waveforms: torch.Tensor, lengths: torch.Tensor, config: FbankConfig = DEFAULT_FBANK, *,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-mel filterbanks of a padded batch, computed per item as Kaldi would on its valid samples.
 
@@ -129,7 +105,7 @@ def _kaldi_fbank(waveforms: torch.Tensor, lengths: torch.Tensor, config: FbankCo
     return features * valid[..., None].to(features.dtype), frame_lengths
 
 
-def knf_options(config: FbankConfig = FbankConfig()):
+def knf_options(config: FbankConfig = DEFAULT_FBANK):
     """``kaldi_native_fbank.FbankOptions`` set the way sherpa-onnx's ``OfflineStream`` sets them."""
     import kaldi_native_fbank as knf
 
@@ -147,7 +123,7 @@ def knf_options(config: FbankConfig = FbankConfig()):
     return opts
 
 
-def reference_fbank(waveform: np.ndarray, config: FbankConfig = FbankConfig()) -> np.ndarray:
+def reference_fbank(waveform: np.ndarray, config: FbankConfig = DEFAULT_FBANK) -> np.ndarray:
     """(T, num_bins) float32 features of one [-1, 1] waveform from kaldi-native-fbank, as sherpa-onnx makes them."""
     import kaldi_native_fbank as knf
 

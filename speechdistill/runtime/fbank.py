@@ -17,7 +17,8 @@ LOG_FLOOR = float(np.finfo(np.float32).eps)
 
 @dataclass(frozen=True)
 class FbankOptions:
-    """Kaldi filterbank options (the bundle's ``bundle.json`` stores them; defaults are sherpa-onnx's)."""
+    """Kaldi filterbank options; the defaults are sherpa-onnx's for its offline transducer/CTC models (a bundle's
+    marker stores them; ``speechdistill.features.FbankConfig`` is this class)."""
 
     sample_rate_hz: int = 16_000
     num_bins: int = 80
