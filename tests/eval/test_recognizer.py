@@ -123,13 +123,13 @@ def test_student_without_load_student_is_a_clear_error(tmp_path, monkeypatch):
         load(tmp_path)
 
 
-def test_bundles_and_unknown_directories_are_refused(tmp_path):
+def test_broken_bundles_and_unknown_directories_are_refused(tmp_path):
     bundle, corpus, empty = tmp_path / "bundle", tmp_path / "corpus", tmp_path / "empty"
     for directory in (bundle, corpus, empty):
         directory.mkdir()
     write_marker(bundle, Marker(kind="bundle"))
     write_marker(corpus, Marker(kind="corpus"))
-    with pytest.raises(ValueError, match="not supported yet: export lands in a later issue"):
+    with pytest.raises(ValueError, match="bundle marker lists no model files"):
         load(bundle)
     with pytest.raises(ValueError, match="holds a corpus, not a model; known model kinds: teacher"):
         load(corpus)
