@@ -201,3 +201,17 @@ def test_export_cli(tmp_path, capsys):
     assert read_bundle(tmp_path / "b").files == {"fp32": FP32_NAME}
     assert main(["export", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "c")]) == 2
     assert "no such student directory" in capsys.readouterr().err
+
+
+def test_bench_runs_bundles_on_onnx_runtimes(bundle, torch_texts, tmp_path):
+    from speechdistill.bench.config import BenchConfig, ModelSpec, PeerSettings
+    from speechdistill.bench.runner import run_bench
+
+    config = BenchConfig(name="bundle", models=(ModelSpec("tiny", str(bundle), "student", ("onnx-fp32", "onnx-int8")),),
+                         manifests={"asset": str(ASSET / "manifest.jsonl")}, out_dir=str(tmp_path), max_utterances=4,
+                         warmup=1, repeats=1, memory_probe=False, peers=PeerSettings(pocketsphinx=False))
+    rows = json.loads((run_bench(config) / "results.json").read_text())["rows"]
+    assert [r["runtime"] for r in rows] == ["onnx-fp32", "onnx-int8"]
+    fp32, int8 = rows
+    assert fp32["size_mb"] > int8["size_mb"] and fp32["params"] == int8["params"] == 303_800
+    assert fp32["wer"] < 0.2 and fp32["rtf_1thread_median"] > 0
