@@ -145,7 +145,7 @@ def export_bundle(student_dir: str | Path, out: str | Path, *, int8: bool = True
         facts = _distillation_facts(student_dir)
         extra = {**marker.extra, "input": "kaldi fbank", "fbank": dataclasses.asdict(student.fbank),
                  "files": files, "sizes_mb": sizes, "rtf_1thread_5s": rtf, "opset": opset, "int8_per_channel": per_channel,
-                 "parity_max_abs_diff": diff, "source_student": str(student_dir.resolve()),
+                 "parity_max_abs_diff": diff, "source_student": str(student_dir),
                  "sherpa_onnx_model_class": "zipformer_ctc", "distillation": facts}
         atomic_write_text(scratch / CARD_NAME, bundle_card(extra, metadata))
         write_marker(scratch, Marker(kind="bundle", vocabulary=loaded.vocab.labels,
