@@ -37,7 +37,7 @@ class DemoSettings:
     student_overrides: dict = field(default_factory=dict)
     best_method: str | None = None
     teachers: dict = field(default_factory=lambda: {"w2v": "embedded_teachers/wav2vec2"})
-    bench_utterances: int | None = 60
+    bench_utterances: int | None = 40
     bench_manifests: tuple[str, ...] = ("test", "test_unseen_voices", "test_noisy", "test_unseen_engine")
     bench_memory: bool = True
     pocketsphinx: bool = True
