@@ -6,6 +6,7 @@ logarithmic, with a line at RTF 1 (real time). Drawn on matplotlib's Agg canvas,
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 MARKERS = {"teacher": "s", "student": "o", "peer": "^"}
@@ -31,9 +32,13 @@ def write_pareto(path: str | Path, results: dict) -> Path:
     figure = Figure(figsize=(7, 4.5), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
+    placed: list[tuple[float, float]] = []
     for label, role, rtf, wer in points:
         axes.scatter([rtf], [wer], marker=MARKERS.get(role, "o"), s=40)
-        axes.annotate(label, (rtf, wer), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        # points that nearly coincide (a model in several runtimes) get their labels stacked, not overprinted
+        near = sum(1 for x, y in placed if abs(math.log10(max(rtf, 1e-9) / max(x, 1e-9))) < 1.0 and abs(wer - y) < 4)
+        placed.append((rtf, wer))
+        axes.annotate(label, (rtf, wer), textcoords="offset points", xytext=(5, 4 - 9 * near), fontsize=7)
     for role, marker in MARKERS.items():  # legend entries for the marker shapes
         axes.scatter([], [], marker=marker, color="grey", label=f"{role}s")
     axes.legend(fontsize=7, loc="best")
