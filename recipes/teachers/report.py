@@ -25,15 +25,20 @@ SPLITS = ("dev", "test", "test_noisy", "test_unseen_voices", "test_unseen_engine
 HERE = Path(__file__).resolve().parent
 
 
-def score_teacher(name: str, path: str, corpus: Path, work: Path) -> dict:
-    """WER/CER of one teacher on every split present in ``corpus``."""
+def score_teacher(name: str, path: str, corpus: Path, work: Path, reuse: bool = False) -> dict:
+    """WER/CER of one teacher on every split present in ``corpus``; ``reuse``: a split whose
+    ``metrics.json`` under ``work`` is newer than the teacher's weights is read back, not decoded again."""
     row = {"teacher": name, "path": path, "splits": {}}
+    weights_mtime = max((p.stat().st_mtime for p in Path(path).glob("*.safetensors")), default=float("inf"))
     for split in SPLITS:
         manifest = corpus / f"{split}.jsonl"
         if not manifest.is_file():
             continue
-        result = evaluate(EvalOptions(model=path, manifest=str(manifest), out=str(work / name / split)))
-        metrics = result.metrics
+        done = work / name / split / "metrics.json"
+        if reuse and done.is_file() and done.stat().st_mtime > weights_mtime:
+            metrics = json.loads(done.read_text())
+        else:
+            metrics = evaluate(EvalOptions(model=path, manifest=str(manifest), out=str(work / name / split))).metrics
         row["params"] = metrics.get("num_parameters")
         row["splits"][split] = {"wer": metrics["wer"], "cer": metrics["cer"], "wer_ci95": metrics["wer_ci95"],
                                 "num_utterances": metrics["num_utterances"]}
@@ -59,8 +64,10 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("runs/teacher_eval"))
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--reuse", action="store_true",
+                        help="read back per-split metrics.json newer than the teacher's weights instead of decoding")
     args = parser.parse_args()
-    rows = [score_teacher(*spec.split("=", 1), args.corpus, args.work) for spec in args.teacher]
+    rows = [score_teacher(*spec.split("=", 1), args.corpus, args.work, args.reuse) for spec in args.teacher]
     payload = {"machine": platform.processor() or platform.machine(), "corpus": str(args.corpus), "rows": rows}
     atomic_write_text(args.out / "results.json", json.dumps(payload, indent=2) + "\n")
     atomic_write_text(args.out / "RESULTS.md", render(rows, args.corpus))
