@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import statistics
 import struct
 import sys
@@ -139,13 +138,6 @@ def render(comparison: dict) -> str:
     return "\n".join(lines)
 
 
-def replace_section(text: str, section: str) -> str:
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    if pattern.search(text):
-        return pattern.sub(lambda _: section, text)
-    return text.rstrip() + "\n\n" + section + "\n"
-
-
 def collect(work: Path, methods: list[str], budget: str) -> dict:
     note = hardware()
     rows = {}
@@ -158,10 +150,11 @@ def collect(work: Path, methods: list[str], budget: str) -> dict:
 
 def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
     from speechdistill.io import atomic_write_text
+    from speechdistill.markdown import replace_section
 
     atomic_write_text(json_path, json.dumps(comparison, indent=2) + "\n")
     text = results_md.read_text() if results_md.is_file() else "# Results: synthetic voice commands\n"
-    atomic_write_text(results_md, replace_section(text, render(comparison)))
+    atomic_write_text(results_md, replace_section(text, START, END, render(comparison)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 from pathlib import Path
 
 from ..bench.report import manifest_tables
 from ..io import atomic_write_text
+from ..markdown import replace_section
 from .settings import REPO
 
 RESULTS_MD = REPO / "recipes" / "synthetic_commands" / "RESULTS.md"
@@ -63,14 +63,6 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the demo section replaced (or appended when it has none)."""
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    if pattern.search(text):
-        return pattern.sub(lambda _: section, text)
-    return text.rstrip() + "\n\n" + section + "\n"
-
-
 def write_demo_report(ctx) -> dict:
     outputs, settings = ctx.outputs, ctx.settings
     bench_dir = Path(outputs["bench"]["path"])
@@ -88,6 +80,6 @@ def write_demo_report(ctx) -> dict:
     report = atomic_write_text(ctx.out / "REPORT.md", "# speechdistill demo\n\n" + section + "\n")
     if settings.write_results:
         text = RESULTS_MD.read_text() if RESULTS_MD.is_file() else "# Results: synthetic voice commands\n"
-        atomic_write_text(RESULTS_MD, replace_section(text, section))
+        atomic_write_text(RESULTS_MD, replace_section(text, START, END, section))
     return {"report": str(report), "plot": str(bench_dir / "pareto.png"), "bundle": outputs["export"]["path"],
             "ranking": demo, "comparison_ranking": reference, "wall_s": wall}
