@@ -26,11 +26,7 @@ import numpy as np
 import torch
 import torchaudio.compliance.kaldi as tak
 
-from .runtime.fbank import FbankOptions
-
-LOG_FLOOR = float(torch.finfo(torch.float32).eps)  # Kaldi/knf floor on mel energies before the log
-SHERPA_PADDING_VALUE = -23.025850929940457  # log(1e-10): what sherpa-onnx pads batched features with
-
+from .runtime.fbank import LOG_FLOOR, SHERPA_PADDING_VALUE, FbankOptions  # noqa: F401 (re-exported)
 
 # The options live with the torch-free runtime (bundles read them without torch); one definition for both.
 FbankConfig = FbankOptions

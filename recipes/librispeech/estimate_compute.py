@@ -65,7 +65,6 @@ def whisper_small_flops_per_s() -> tuple[float, float]:
 
 
 def student_train_flops_per_s() -> tuple[float, int]:
-    sys.path.insert(0, str(HERE.parents[1]))
     from speechdistill.students import conformer_ctc
 
     model = conformer_ctc("10m").train()

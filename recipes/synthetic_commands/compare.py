@@ -28,8 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SPLITS = ("dev", "test", "test_unseen_voices", "test_unseen_engine", "test_noisy")
-METHODS = ("hard_only", "frame_kl", "sequence_kd_w2v", "sequence_kd_whisper", "features", "attention",
-           "multi_teacher", "all", "unlabelled_kd")
+METHODS = tuple(sorted((p.stem for p in HERE.glob("[!_]*.yaml")), key=lambda n: (n != "hard_only", n)))  # hard_only first
 START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
 TARGET_RATIO = 0.8  # the best KD recipe's test WER against hard_only's
 

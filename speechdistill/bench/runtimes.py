@@ -21,6 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..threads import torch_threads
+
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".ort")
 
 
@@ -78,19 +80,6 @@ def stored_dtypes(files: list[Path]) -> list[str]:
                 header = json.loads(stream.read(size))
             found |= {v["dtype"] for k, v in header.items() if k != "__metadata__"}
     return sorted(found)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """``torch.set_num_threads(n)`` for the block, the previous count restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class TorchModel:

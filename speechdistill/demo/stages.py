@@ -7,7 +7,6 @@ settings; a killed stage starts again (corpus synthesis, caching and distillatio
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -133,9 +132,7 @@ def run_cache(ctx: DemoContext) -> dict:
 def _distill(ctx: DemoContext, method: str) -> dict:
     from ..distill.training import distill
 
-    config = _recipe(ctx, method, cache=bool(ctx.outputs.get("cache")) and method != "hard_only")
-    if method == "hard_only":  # plain CTC reads no teacher: keep the run independent of the cache
-        config = dataclasses.replace(config, teacher_source="live", cache_dirs={})
+    config = _recipe(ctx, method, cache=method != "hard_only")  # plain CTC reads no teacher and no cache
     out = Path(config.out_dir)
     resume = (out / "checkpoints" / "last").is_dir()
     best = distill(config, resume=resume, recipe=str(SYNTHETIC / f"{method}.yaml"),

@@ -56,9 +56,8 @@ def _check_source(student_dir: Path) -> None:
 
 
 def _check_target(out: Path) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not out.is_dir() or read_marker(out) is None or read_marker(out).kind != "bundle":
-            raise FileExistsError(f"{out}: exists and is not a bundle; choose another --out")
+    if out.is_file() or (out.is_dir() and any(out.iterdir()) and getattr(read_marker(out), "kind", None) != "bundle"):
+        raise FileExistsError(f"{out}: exists and is not a bundle; choose another --out")
 
 
 def parity_check(student: ConformerCTC, onnx_path: Path) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..markers import read_marker, require_kind
-from .fbank import FbankOptions, fbank
+from .fbank import SHERPA_PADDING_VALUE, FbankOptions, fbank
 
 FP32_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
@@ -130,7 +130,7 @@ class OnnxCTCModel:
         """Padded (N, T, bins) fbank and (N,) frame counts, padded as sherpa-onnx pads (log 1e-10)."""
         feats = [fbank(w, self.info.fbank) for w in waveforms]
         lengths = np.array([len(f) for f in feats], np.int64)
-        batch = np.full((len(feats), max(int(lengths.max()), 1), self.info.fbank.num_bins), -23.025850929940457,
+        batch = np.full((len(feats), max(int(lengths.max()), 1), self.info.fbank.num_bins), SHERPA_PADDING_VALUE,
                         np.float32)
         for row, f in enumerate(feats):
             batch[row, : len(f)] = f

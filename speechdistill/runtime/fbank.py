@@ -12,7 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
-LOG_FLOOR = float(np.finfo(np.float32).eps)
+LOG_FLOOR = float(np.finfo(np.float32).eps)  # Kaldi/knf floor on mel energies before the log
+SHERPA_PADDING_VALUE = -23.025850929940457  # log(1e-10): what sherpa-onnx pads batched features with
 
 
 @dataclass(frozen=True)

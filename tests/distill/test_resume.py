@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from speechdistill.cli import main
+from speechdistill.threads import torch_threads
 from speechdistill.train.loop import read_log
 
 from .helpers import SYNTHETIC, tiny_overrides, tiny_teachers, write_tiny_corpus
@@ -48,17 +48,6 @@ def _kill_after_first_checkpoint(proc: subprocess.Popen, state_file: Path, outco
     outcome["returncode"] = proc.wait()
 
 
-@contextmanager
-def _one_thread():
-    """Match the subprocess (OMP_NUM_THREADS=1): CPU kernels give the same bits for the same thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_teacher_dir):
     corpus, teachers = write_tiny_corpus(tmp_path / "corpus"), tiny_teachers(tiny_teacher_dir)
@@ -74,7 +63,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_teache
     outcome: dict = {}
     watcher = threading.Thread(target=_kill_after_first_checkpoint, args=(killed, last / "trainer_state.json", outcome))
     watcher.start()
-    with _one_thread():  # the uninterrupted reference runs in this process while the other one starts
+    with torch_threads(1):  # the uninterrupted reference runs in this process while the other one starts
         assert main(["distill", str(recipe), *overrides(tmp_path / "reference")]) == 0
     watcher.join()
     assert outcome.get("returncode") == -signal.SIGKILL, (outcome, (tmp_path / "killed.log").read_text()[-3000:])
@@ -83,7 +72,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, tiny_teache
     print(f"killed after update {done} of {UPDATES}")
     logged = len(read_log(tmp_path / "run"))
 
-    with _one_thread():
+    with torch_threads(1):  # the subprocess runs with OMP_NUM_THREADS=1: same kernels, same bits
         assert main(["distill", str(recipe), *overrides(tmp_path / "run"), "--resume"]) == 0
 
     new_rows = read_log(tmp_path / "run")[logged:]

@@ -25,10 +25,11 @@ from ... import SAMPLE_RATE_HZ
 from ...io import atomic_write_text
 from ...markers import Marker, write_marker
 from ...text import Vocabulary, normalize_text
+from ...threads import torch_threads
 from ..audio import audio_duration_s
 from .engines import Engine, EngineUnavailable, load_engine
 from .plan import UtterancePlan, VoiceSets, estimate_seconds, plan_split
-from .render import Renderer, init_worker, render_job, single_threaded_torch
+from .render import Renderer, init_worker, render_job
 from .report import manifest_row, summarise
 from .splits import SPLITS, is_held_out_voice
 
@@ -126,7 +127,8 @@ def _render_stream(opts: SynthOptions, todo: list[UtterancePlan]) -> Iterator[It
     """(path, duration) for each of ``todo`` as it finishes: in this process (jobs=1) or in a pool."""
     if opts.jobs == 1 or len(todo) < 2:
         renderer = Renderer()
-        with single_threaded_torch():
+        # the effects are many small ops, where a thread pool only adds contention
+        with torch_threads(1):
             yield ((plan.audio_path, renderer.render_to(opts.out, plan)) for plan in todo)
         return
     # fork where available: workers start at once instead of re-importing torch. The pool is made

@@ -6,8 +6,6 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -71,17 +69,6 @@ class Renderer:
         save_audio(out_dir / plan.audio_path, audio, SAMPLE_RATE_HZ)
         self.rendered += 1
         return audio.size / SAMPLE_RATE_HZ
-
-
-@contextmanager
-def single_threaded_torch() -> Iterator[None]:
-    """Run torch on one thread: the effects are many small ops, where a thread pool only adds contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 _WORKER: Renderer | None = None
