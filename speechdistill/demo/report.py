@@ -57,6 +57,17 @@ Benchmark of the teachers, both students, the exported bundle (int8 and fp32) an
 {END}"""
 
 
+def teachers_line(teachers: dict) -> str:
+    """Where each teacher came from: shipped with the repository or trained by this demo run."""
+    parts = []
+    for name, info in teachers.items():
+        where = "trained by this demo run" if info.get("trained_here") else "shipped"
+        path = Path(info["path"])
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        parts.append(f"`{name}` {where} (`{shown}`)")
+    return ("Teachers: " + ", ".join(parts) + ".") if parts else "No teacher."
+
+
 def _cores() -> int:
     import os
 
@@ -75,7 +86,8 @@ def write_demo_report(ctx) -> dict:
                  + ("no method comparison to check against yet" if reference is None else
                     f"the method comparison {'agrees' if reference == demo else 'DISAGREES'}"))
     settings_line = (f"Corpus {settings.hours:g} h (seed {settings.seed}); each student {settings.updates} updates of "
-                     f"{settings.batch_seconds:g} s of audio; student preset {settings.student_size}.")
+                     f"{settings.batch_seconds:g} s of audio; student preset {settings.student_size}. "
+                     + teachers_line(outputs["teachers"]["teachers"]))
     section = demo_section(outputs, wall, settings_line, bench, agreement)
     report = atomic_write_text(ctx.out / "REPORT.md", "# speechdistill demo\n\n" + section + "\n")
     if settings.write_results:

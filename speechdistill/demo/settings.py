@@ -23,8 +23,11 @@ class DemoSettings:
     """hours: corpus size (all splits); updates / batch_seconds: the budget of each of the two students;
     best_method: the KD recipe run beside ``hard_only`` (None: the best KD method of
     ``recipes/synthetic_commands/comparison.json``, else ``frame_kl``); teachers: recipe teacher name ->
-    directory (the shipped ones); bench_utterances: utterances per test manifest (None: all);
-    student_overrides: Conformer config fields replaced (the tests shrink the student with it)."""
+    directory (the shipped ones); teacher_recipes: name -> the recipe that trains it when its directory is
+    missing; teacher_minutes: the time box of such a training run on CPU (a GPU runs the recipe's own budget);
+    teacher_overrides: name -> extra ``key=value`` for it (the tests shrink the teacher with it);
+    bench_utterances: utterances per test manifest (None: all); student_overrides: Conformer config fields
+    replaced (the tests shrink the student with it)."""
 
     hours: float = 1.0
     seed: int = 0
@@ -36,7 +39,12 @@ class DemoSettings:
     student_size: str = "1m"
     student_overrides: dict = field(default_factory=dict)
     best_method: str | None = None
-    teachers: dict = field(default_factory=lambda: {"w2v": "embedded_teachers/wav2vec2"})
+    teachers: dict = field(default_factory=lambda: {"w2v": "embedded_teachers/wav2vec2",
+                                                    "whisper": "embedded_teachers/whisper"})
+    teacher_recipes: dict = field(default_factory=lambda: {"w2v": "recipes/teachers/wav2vec2.yaml",
+                                                           "whisper": "recipes/teachers/whisper.yaml"})
+    teacher_minutes: float = 90.0
+    teacher_overrides: dict = field(default_factory=dict)
     bench_utterances: int | None = 40
     bench_manifests: tuple[str, ...] = ("test", "test_unseen_voices", "test_noisy", "test_unseen_engine")
     bench_memory: bool = True

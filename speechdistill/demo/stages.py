@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,8 +68,43 @@ def _teacher_dir(spec: str) -> Path:
     return path if path.is_absolute() else REPO / path
 
 
+# Seconds per update of 60 s of audio on 2 CPU cores, measured with recipes/teachers/*.yaml (the wav2vec2
+# teacher continued from the shipped weights; the Whisper teacher with a 6 s window). They size a CPU run
+# so that its learning-rate schedule ends inside the time box.
+CPU_TEACHER_SECONDS_PER_UPDATE = {"wav2vec2": 3.2, "whisper": 2.7}
+CPU_TEACHER_BATCH_SECONDS = 60.0
+GPU_TEACHER_MINUTES = 10.0  # not measured for these recipes: a 16.5M wav2vec2 teacher took 3.5 min on one H100
+
+
+def _on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def needed_teachers(settings: DemoSettings) -> tuple[str, ...]:
+    """The teachers the best recipe's losses read (the hard_only baseline reads none)."""
+    from ..distill.config import load_distill_config
+    from ..distill.plan import plan_recipe
+
+    method, _ = best_method(settings)
+    return tuple(plan_recipe(load_distill_config(SYNTHETIC / f"{method}.yaml", [])).requests)
+
+
+def missing_teachers(settings: DemoSettings) -> list[str]:
+    """Needed teachers whose shipped directory is absent: the demo trains them."""
+    return [name for name in needed_teachers(settings)
+            if name in settings.teachers and not (_teacher_dir(settings.teachers[name]) / "config.json").is_file()]
+
+
+def _teacher_minutes(settings: DemoSettings) -> float:
+    # a CPU run is time-boxed, then its best checkpoint is scored on dev and the test splits (~3 min)
+    per_teacher = GPU_TEACHER_MINUTES if _on_gpu() else settings.teacher_minutes + 3.0
+    return per_teacher * len(missing_teachers(settings))
+
+
 def run_teachers(ctx: DemoContext) -> dict:
-    """The shipped teachers the chosen recipes read; a missing one is an error saying how to make it."""
+    """The teachers the chosen recipe reads: the shipped ones, or trained here (and said so) when absent."""
     from ..distill.plan import plan_recipe
     from ..markers import read_marker
 
@@ -79,13 +115,50 @@ def run_teachers(ctx: DemoContext) -> dict:
         if name not in ctx.settings.teachers:
             raise ValueError(f"demo: recipe {method} reads teacher {name!r}, which the demo has no directory for")
         path = _teacher_dir(ctx.settings.teachers[name])
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{path}: teacher {name!r} is not there; train it with "
-                                    "`speechdistill teacher train recipes/teachers/<arch>.yaml` (minutes on one GPU, "
-                                    "hours on a laptop CPU) and copy its best/ folder here")
+        trained_here = not (path / "config.json").is_file()
+        if trained_here:
+            path = train_missing_teacher(ctx, name, path)
         marker = read_marker(path)
-        found[name] = {"path": str(path), "params": (marker.extra or {}).get("num_parameters") if marker else None}
+        found[name] = {"path": str(path), "params": (marker.extra or {}).get("num_parameters") if marker else None,
+                       "trained_here": trained_here}
     return {"method": method, "why": why, "teachers": found}
+
+
+def train_missing_teacher(ctx: DemoContext, name: str, shipped: Path) -> Path:
+    """Train teacher ``name`` with its recipe on the demo corpus (time-boxed on CPU); returns its best/ dir."""
+    from ..config import load_config
+    from ..teachers.training import TeacherConfig, train_teacher_from_config
+
+    s = ctx.settings
+    if name not in s.teacher_recipes:
+        raise FileNotFoundError(f"{shipped}: teacher {name!r} is not there and the demo has no recipe to train it; "
+                                "train it with `speechdistill teacher train recipes/teachers/<arch>.yaml`")
+    recipe = _teacher_dir(s.teacher_recipes[name])
+    out = ctx.out / "teachers" / name
+    tests = ", ".join(f"{split}: {ctx.corpus / f'{split}.jsonl'}" for split in s.bench_manifests)
+    overrides = [f"out_dir={out}", f"data.train={ctx.corpus / 'train.jsonl'}", f"data.dev={ctx.corpus / 'dev.jsonl'}",
+                 f"data.test={{{tests}}}"]
+    if _on_gpu():
+        budget = f"the recipe's own budget on the GPU (about {GPU_TEACHER_MINUTES:.0f} min)"
+    else:
+        architecture = load_config(TeacherConfig, recipe, []).architecture
+        updates = int(s.teacher_minutes * 60 / CPU_TEACHER_SECONDS_PER_UPDATE[architecture])
+        overrides += [f"train.batch_seconds={CPU_TEACHER_BATCH_SECONDS}", f"train.max_updates={updates}",
+                      f"train.warmup_updates={max(1, updates // 10)}", f"train.max_wall_minutes={s.teacher_minutes}"]
+        budget = (f"{updates} updates of {CPU_TEACHER_BATCH_SECONDS:.0f} s of audio, time-boxed to "
+                  f"{s.teacher_minutes:g} min on this CPU; expect a far weaker teacher than a GPU run makes")
+    overrides += list(s.teacher_overrides.get(name, ()))
+    resume = (out / "checkpoints" / "last").is_dir()
+    print(f"[teachers] {shipped} is missing: training teacher {name!r} with {recipe.relative_to(REPO)}: {budget}"
+          + ("; resuming" if resume else ""), file=sys.stderr)
+    return train_teacher_from_config(recipe, overrides, resume=resume)
+
+
+def _teacher_paths(ctx: DemoContext) -> dict[str, Path]:
+    """Teacher name -> directory: the teachers stage's record (shipped or trained here), else the settings'."""
+    recorded = ctx.outputs.get("teachers", {}).get("teachers", {})
+    return {name: Path(recorded[name]["path"]) if name in recorded else _teacher_dir(spec)
+            for name, spec in ctx.settings.teachers.items()}
 
 
 def _recipe(ctx: DemoContext, method: str, **extra):
@@ -104,10 +177,10 @@ def _overrides(ctx: DemoContext, method: str, *, cache: bool = True) -> list[str
                  f"train.batch_seconds={s.batch_seconds}", f"train.lr={s.lr}", f"train.warmup_updates={s.warmup_updates}",
                  f"train.eval_every={s.eval_every}", f"train.checkpoint_every={s.eval_every}", "train.log_every=10",
                  "augment.speed_factors=[1.0]",
-                 *(f"teachers.{name}.spec={_teacher_dir(path)}" for name, path in s.teachers.items())]
+                 *(f"teachers.{name}.spec={path}" for name, path in _teacher_paths(ctx).items())]
     if cache:
         overrides += ["teacher_source=cache",
-                      *(f"cache_dirs.{name}={ctx.out / 'cache' / name}" for name in s.teachers)]
+                      *(f"cache_dirs.{name}={ctx.out / 'cache' / name}" for name in ctx.outputs["teachers"]["teachers"])]
     return overrides
 
 
@@ -120,7 +193,7 @@ def run_cache(ctx: DemoContext) -> dict:
     plan = plan_recipe(_recipe(ctx, method, cache=False))
     made = {}
     for name, request in plan.requests.items():
-        config = CacheConfig(teacher=str(_teacher_dir(ctx.settings.teachers[name])),
+        config = CacheConfig(teacher=str(_teacher_paths(ctx)[name]),
                              manifest=str(ctx.corpus / "train.jsonl"), out_dir=str(ctx.out / "cache" / name),
                              top_k=8 if request.log_probs else 0, nbest=request.nbest,
                              hidden_layers=tuple(request.hidden_layers), attentions=request.attentions, device="cpu")
@@ -198,7 +271,7 @@ def _distill_minutes(s: DemoSettings) -> float:
 
 STAGES = (
     Stage("corpus", lambda s: s.hours * 60 / 80 + 0.2, run_corpus),  # ~80x real time on 2 cores
-    Stage("teachers", lambda s: 0.0, run_teachers),
+    Stage("teachers", _teacher_minutes, run_teachers),
     Stage("cache", lambda s: s.hours * 60 / 120 + 0.2, run_cache),  # the 8.4M teacher at ~120x real time
     Stage("hard_only", _distill_minutes, run_hard_only),
     Stage("best", lambda s: _distill_minutes(s) * 1.15, run_best),

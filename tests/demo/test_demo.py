@@ -81,3 +81,31 @@ def test_cli_offers_the_quick_preset():
     args = build_parser().parse_args(["demo", "--quick", "--out", "x"])
     assert args.quick and str(args.out) == "x"
     assert QUICK.hours < 0.2 and QUICK.updates < 100 and not QUICK.write_results
+
+
+TINY_TEACHER = ["model.hidden_size=32", "model.num_hidden_layers=2", "model.num_attention_heads=2",
+                "model.intermediate_size=64", "model.conv_dim=[16, 16, 16, 16, 16, 16, 16]",
+                "model.num_conv_pos_embeddings=16", "model.num_conv_pos_embedding_groups=2", "train.max_updates=2",
+                "train.eval_every=2", "train.checkpoint_every=2", "train.batch_seconds=3.0", "train.cpu=true",
+                "data.dev_max_utterances=3", "save_dtype=float32"]
+
+
+def test_a_missing_teacher_is_trained_by_the_demo_and_said_so(demo, tmp_path, capsys):
+    from speechdistill.demo.report import teachers_line
+    from speechdistill.demo.stages import DemoContext, _teacher_minutes, missing_teachers, run_teachers
+
+    shipped_out, _ = demo
+    settings = dataclasses.replace(TINY, teachers={"w2v": str(tmp_path / "not-shipped")}, teacher_minutes=0.5,
+                                   teacher_overrides={"w2v": TINY_TEACHER})
+    assert missing_teachers(settings) == ["w2v"] and missing_teachers(TINY) == []
+    assert _teacher_minutes(settings) > _teacher_minutes(TINY) == 0.0  # the estimate printed at start counts it
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "corpus").symlink_to(shipped_out / "corpus")  # the fixture's corpus: only the teachers stage runs here
+    record = run_teachers(DemoContext(out, settings, {}))
+    teacher = record["teachers"]["w2v"]
+    assert teacher["trained_here"] and teacher["path"] == str(out / "teachers" / "w2v" / "best")
+    assert (out / "teachers" / "w2v" / "best" / "model.safetensors").is_file()
+    err = capsys.readouterr().err
+    assert "not-shipped is missing: training teacher 'w2v'" in err and "time-boxed to 0.5 min on this CPU" in err
+    assert "trained by this demo run" in teachers_line(record["teachers"])
