@@ -51,12 +51,15 @@ class TrainOptions:
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     num_workers: int = 0
     max_wall_minutes: float | None = None
+    decay_over_wall: bool = False  # the cosine also ends with max_wall_minutes (time-boxed runs)
     cpu: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_updates", "grad_accum", "eval_every", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.decay_over_wall and not self.max_wall_minutes:
+            raise ValueError("decay_over_wall needs max_wall_minutes (the time box the schedule ends with)")
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def train(model: torch.nn.Module, dataset: UtteranceDataset, step_fn: StepFn, ev
     accelerator = accelerator or build_accelerator(options)
     set_seed(options.seed)
     optimizer = build_optimizer(model, options.lr, options.weight_decay)
-    scheduler = warmup_cosine(optimizer, options.warmup_updates, options.max_updates)
+    clock = WallFraction(options.max_wall_minutes * 60) if options.decay_over_wall else None
+    scheduler = warmup_cosine(optimizer, options.warmup_updates, options.max_updates, time_fraction=clock)
     state = _initial_state()
     last = out_dir / LAST_CHECKPOINT
     if resume and last.is_dir():
@@ -119,16 +123,34 @@ def train(model: torch.nn.Module, dataset: UtteranceDataset, step_fn: StepFn, ev
                                    num_replicas=accelerator.num_processes, rank=accelerator.process_index,
                                    max_batch_items=options.max_batch_items)
     loop = _Loop(accelerator, model, optimizer, scheduler, dataset, sampler, step_fn, eval_fn, out_dir, options,
-                 state, on_best)
+                 state, on_best, clock)
     return loop.run()
+
+
+class WallFraction:
+    """The share of a time box used by this invocation, as the schedule reads it. The loop sets it before
+    each scheduler step (the largest over ranks, so every process uses the same learning rate)."""
+
+    def __init__(self, box_s: float) -> None:
+        self.box_s, self.value = box_s, 0.0
+
+    def __call__(self) -> float:
+        return self.value
+
+    def set(self, elapsed_s: float, accelerator: Accelerator) -> None:
+        value = torch.tensor(min(1.0, elapsed_s / self.box_s), device=accelerator.device)
+        if accelerator.num_processes > 1:
+            value = accelerator.reduce(value, reduction="max")
+        self.value = float(value)
 
 
 class _Loop:
     """The mutable part of a run; kept private so the public surface is the ``train`` function."""
 
     def __init__(self, accelerator, model, optimizer, scheduler, dataset, sampler, step_fn, eval_fn, out_dir,
-                 options, state, on_best):
+                 options, state, on_best, clock=None):
         self.acc, self.model, self.optimizer, self.scheduler = accelerator, model, optimizer, scheduler
+        self.clock = clock
         self.dataset, self.sampler, self.step_fn, self.eval_fn = dataset, sampler, step_fn, eval_fn
         self.out_dir, self.opt, self.state, self.on_best = out_dir, options, state, on_best
         self.writer = MetricWriter(out_dir, enabled=accelerator.is_main_process)
@@ -196,6 +218,8 @@ class _Loop:
         opt, state = self.opt, self.state
         grad_norm = self.acc.clip_grad_norm_(self.model.parameters(), opt.clip_norm)
         self.optimizer.step()
+        if self.clock is not None:
+            self.clock.set(time.monotonic() - self.started, self.acc)
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         state["update"] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -16,13 +17,19 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> t
 
 
 def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_updates: int, total_updates: int,
-                  final_lr_fraction: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup_updates``, cosine decay to ``final_lr_fraction`` at ``total_updates``."""
+                  final_lr_fraction: float = 0.05,
+                  time_fraction: Callable[[], float] | None = None) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_updates``, cosine decay to ``final_lr_fraction`` at ``total_updates``.
+
+    ``time_fraction`` (a time-boxed run): the share of the time box used so far, in [0, 1]; the decay then
+    follows whichever of updates and time is further along, so the schedule ends by the end of the box."""
 
     def factor(update: int) -> float:
         if update < warmup_updates:
             return (update + 1) / max(1, warmup_updates)
         progress = min(1.0, (update - warmup_updates) / max(1, total_updates - warmup_updates))
+        if time_fraction is not None:
+            progress = max(progress, min(1.0, time_fraction()))
         return final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

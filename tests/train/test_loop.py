@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -74,3 +76,31 @@ def test_gradient_accumulation_counts_updates_not_batches(tone_utterances, tmp_p
     eval_fn = make_eval_fn(UtteranceDataset(tone_utterances[:2], vocab), vocab)
     result = train(model, data, ctc_step, eval_fn, tmp_path / "acc", _options(max_updates=2, grad_accum=2))
     assert result.updates == 2
+
+
+def test_schedule_follows_time_when_it_is_further_along_than_updates():
+    from speechdistill.train.schedule import warmup_cosine
+
+    def lr_after(time_used: float, update: int) -> float:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        scheduler = warmup_cosine(optimizer, warmup_updates=0, total_updates=100, time_fraction=lambda: time_used)
+        for _ in range(update):
+            optimizer.step()
+            scheduler.step()
+        return scheduler.get_last_lr()[0]
+
+    assert lr_after(0.0, 10) == pytest.approx(0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * 0.10)))  # updates lead
+    assert lr_after(0.5, 10) == pytest.approx(0.05 + 0.95 * 0.5)  # half the time box gone: mid-cosine
+    assert lr_after(1.0, 10) == pytest.approx(0.05)  # the box is over: the final learning rate
+
+
+def test_decay_over_wall_ends_the_schedule_with_the_time_box(tone_utterances, tmp_path):
+    vocab, model, data = _setup(tone_utterances)
+    options = _options(warmup_updates=0, max_wall_minutes=1e-9, decay_over_wall=True)
+    result = train(model, data, ctc_step, make_eval_fn(UtteranceDataset(tone_utterances[:2], vocab), vocab),
+                   tmp_path / "run", options)
+    assert result.stopped_early and result.updates == 1
+    first = next(r for r in read_log(tmp_path / "run") if r["split"] == "train")
+    assert first["lr"] == pytest.approx(1e-3 * 0.05)  # the whole (tiny) box was used by the first update
+    with pytest.raises(ValueError, match="decay_over_wall needs max_wall_minutes"):
+        _options(decay_over_wall=True)
