@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.speechdistill-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: env test lint demo demo-quick clean
+.PHONY: env test lint demo demo-quick device-wheels clean
 
 env: $(STAMP)
 
@@ -30,6 +30,16 @@ demo: $(STAMP)
 
 demo-quick: $(STAMP)
 	$(VENV)/bin/speechdistill demo --quick --out $(DEMO_OUT)-quick
+
+# Wheels a bare GPU image (Python 3.12 with torch, torchaudio, transformers) lacks, for
+# recipes/teachers/train_on_gpu.sh: ~30 MB into .whl/ (git-ignored). Piper (92 MB) is left out on purpose.
+DEVICE_WHEELS := soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 jiwer==4.0.0 rapidfuzz==3.14.6 \
+	espeakng-loader==0.2.4 hibari-tts==0.2.1 soxr==1.1.0 flashlight-text==0.0.7
+device-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --platform any -d .whl $(DEVICE_WHEELS)
+	du -sh .whl
 
 clean:
 	rm -rf $(VENV) .pytest_cache
