@@ -29,7 +29,11 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     key, raw = item.split("=", 1)
     if not key:
         raise ConfigError(f"override {item!r}: empty key")
-    return key.split("."), yaml.safe_load(raw) if raw else ""
+    try:
+        return key.split("."), yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {key}: value {raw!r} is not valid YAML ({getattr(exc, 'problem', exc)}); "
+                          "quote the whole key=value when it holds spaces") from None
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

@@ -2,7 +2,7 @@
 
 Usage:
     python recipes/synthetic_commands/compare.py [key=value ...] [--seeds 3] [--methods hard_only frame_kl ...]
-                                                 [--work runs/compare] [--resume]
+                                                 [--work runs/compare] [--resume] [--jobs N]
     python recipes/synthetic_commands/compare.py --render-only      # rewrite the outputs from finished runs
 
 1. Every method runs once (seed 0) with the same overrides (budget, data, teachers).
@@ -13,17 +13,22 @@ Usage:
    ``RESULTS.md`` (other sections are left alone) are written from the runs' ``metrics.json``.
 
 Each run is ``speechdistill distill <method>.yaml out_dir=<work>/<method>/seed<k> train.seed=<k> ...``;
-finished runs (a ``metrics.json``) are reused, interrupted ones resume with ``--resume``.
+finished runs (a ``metrics.json``) are reused, interrupted ones resume with ``--resume``. ``--jobs N`` runs N
+of them at once, each in its own process (log in ``<run>/run.log``; threads per process: cores / N) — on one
+GPU the small students share it; on CPU, use it with one thread per run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import struct
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,16 +42,43 @@ def run_dir(work: Path, method: str, seed: int) -> Path:
     return work / method / f"seed{seed}"
 
 
-def run_method(method: str, seed: int, work: Path, overrides: list[str], resume: bool) -> dict:
-    """Train (or reuse) one run; returns its metrics.json."""
-    from speechdistill.distill.training import distill_from_config
-
+def run_method(method: str, seed: int, work: Path, overrides: list[str], resume: bool, in_process: bool = True) -> dict:
+    """Train (or reuse) one run; returns its metrics.json. ``in_process=False``: in a child process."""
     out = run_dir(work, method, seed)
     metrics = out / "metrics.json"
     if not metrics.is_file():
-        distill_from_config(HERE / f"{method}.yaml", [*overrides, f"out_dir={out}", f"train.seed={seed}"],
-                            resume=resume and (out / "checkpoints" / "last").is_dir())
+        run_overrides = [*overrides, f"out_dir={out}", f"train.seed={seed}"]
+        resume = resume and (out / "checkpoints" / "last").is_dir()
+        if in_process:
+            from speechdistill.distill.training import distill_from_config
+
+            distill_from_config(HERE / f"{method}.yaml", run_overrides, resume=resume)
+        else:
+            _run_child(HERE / f"{method}.yaml", run_overrides, resume, out)
     return json.loads(metrics.read_text())
+
+
+def _run_child(recipe: Path, overrides: list[str], resume: bool, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "speechdistill", "distill", str(recipe), *overrides, *(["--resume"] if resume else [])]
+    with open(out / "run.log", "w") as log:
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    if done.returncode != 0:
+        tail = (out / "run.log").read_text().strip().splitlines()[-1:] or [""]
+        raise RuntimeError(f"{recipe.stem} ({out}) failed with exit code {done.returncode}: {tail[0]} "
+                           f"(log: {out / 'run.log'})")
+
+
+def run_all(runs: list[tuple[str, int]], work: Path, overrides: list[str], resume: bool, jobs: int) -> None:
+    """Every (method, seed) run: one after another in this process, or ``jobs`` child processes at once."""
+    if jobs <= 1:
+        for method, seed in runs:
+            run_method(method, seed, work, overrides, resume)
+        return
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    with ThreadPoolExecutor(jobs) as pool:
+        for future in [pool.submit(run_method, m, s, work, overrides, resume, False) for m, s in runs]:
+            future.result()
 
 
 def safetensors_params(directory: Path) -> int | None:
@@ -163,18 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--work", type=Path, default=Path("runs/compare"))
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the outputs from finished runs")
     parser.add_argument("--json", type=Path, default=HERE / "comparison.json", help=argparse.SUPPRESS)
     parser.add_argument("--results-md", type=Path, default=HERE / "RESULTS.md", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     budget = " ".join(args.overrides) or "the recipes' own (_base.yaml)"
     if not args.render_only:
-        for method in args.methods:
-            run_method(method, 0, args.work, args.overrides, args.resume)
+        run_all([(method, 0) for method in args.methods], args.work, args.overrides, args.resume, args.jobs)
         best = collect(args.work, args.methods, budget)["best_method"]
-        for method in [m for m in ("hard_only", best) if m in args.methods]:
-            for seed in range(1, args.seeds):
-                run_method(method, seed, args.work, args.overrides, args.resume)
+        run_all([(method, seed) for method in ("hard_only", best) if method in args.methods
+                 for seed in range(1, args.seeds)], args.work, args.overrides, args.resume, args.jobs)
     comparison = collect(args.work, args.methods, budget)
     write_outputs(comparison, args.json, args.results_md)
     print(render(comparison))

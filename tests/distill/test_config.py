@@ -89,3 +89,10 @@ def test_cli_reports_recipe_errors_in_one_line(capsys):
     assert main(["distill", str(SYNTHETIC / "frame_kl.yaml"), "lossez.ctc.weight=1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "lossez" in err and "valid keys" in err and "\n" not in err
+
+
+def test_an_override_split_at_its_spaces_is_a_one_line_error(capsys):
+    # `data.test={test: a.jsonl}` unquoted in a shell arrives as "data.test={test:" and "a.jsonl}"
+    assert main(["distill", str(SYNTHETIC / "frame_kl.yaml"), "data.test={test:", "a.jsonl}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "override data.test" in err and "not valid YAML" in err and "quote" in err and "\n" not in err

@@ -25,6 +25,7 @@ def compared(tmp_path_factory, tiny_teacher_dir):
     results_md = tmp / "RESULTS.md"
     results_md.write_text("# Results\n\n<!-- demo:start -->\n## Demo\nkept as is\n<!-- demo:end -->\n")
     module = _compare()
+    (tmp / "overrides.json").write_text(json.dumps(overrides))
     assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "--seeds", "2", "--work", str(tmp / "work"),
                         "--json", str(tmp / "comparison.json"), "--results-md", str(results_md)]) == 0
     return module, tmp, json.loads((tmp / "comparison.json").read_text()), results_md.read_text()
@@ -62,3 +63,21 @@ def test_render_only_reuses_finished_runs(compared, capsys):
                         "--json", str(tmp / "again.json"), "--results-md", str(tmp / "again.md")]) == 0
     again = json.loads((tmp / "again.json").read_text())
     assert again["methods"]["frame_kl"]["test_wer_per_seed"] == comparison["methods"]["frame_kl"]["test_wer_per_seed"]
+
+
+def test_jobs_run_in_parallel_child_processes(compared, tmp_path):
+    module, tmp, _, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "--seeds", "1", "--jobs", "2",
+                        "--work", str(tmp_path / "work"), "--json", str(tmp_path / "c.json"),
+                        "--results-md", str(tmp_path / "R.md")]) == 0
+    for method in ("hard_only", "frame_kl"):
+        run = tmp_path / "work" / method / "seed0"
+        assert (run / "metrics.json").is_file() and (run / "run.log").stat().st_size > 0
+    assert set(json.loads((tmp_path / "c.json").read_text())["methods"]) == {"hard_only", "frame_kl"}
+
+
+def test_a_failing_child_run_names_its_log(compared, tmp_path):
+    module, _, _, _ = compared
+    with pytest.raises(RuntimeError, match=r"hard_only .* failed with exit code .*run\.log"):
+        module.run_all([("hard_only", 0)] * 2, tmp_path / "work", ["train.max_updatez=1"], False, jobs=2)
