@@ -210,7 +210,8 @@ def finish(run: Distillation, result: TrainResult) -> Path:
     write_facts(best_dir, facts)
     atomic_write_text(run.out_dir / "metrics.json", json.dumps({"wer": wer, "best_update": result.best_update,
                                                                  "updates": result.updates,
-                                                                 "audio_hours_seen": result.audio_hours_seen},
+                                                                 "audio_hours_seen": result.audio_hours_seen,
+                                                                 "train_wall_s": result.wall_s},
                                                                 indent=2) + "\n")
     print("; ".join(f"{name} WER {value * 100:.1f}%" for name, value in wer.items()))
     return best_dir
