@@ -4,6 +4,7 @@ Usage:
     python recipes/synthetic_commands/compare.py [key=value ...] [--seeds 3] [--methods hard_only frame_kl ...]
                                                  [--work runs/compare] [--resume] [--jobs N]
     python recipes/synthetic_commands/compare.py --render-only      # rewrite the outputs from finished runs
+    python recipes/synthetic_commands/compare.py --methods features attention   # a share of the methods now
 
 1. Every method runs once (seed 0) with the same overrides (budget, data, teachers).
 2. The best KD method is the one with the lowest dev WER (dev, not test: the test splits stay unseen by
@@ -11,6 +12,13 @@ Usage:
 3. ``comparison.json`` (per method: mean WER per split with the per-seed values beside it, seeds, student
    and teacher parameters, updates, audio hours, hardware) and the "Method comparison" section of
    ``RESULTS.md`` (other sections are left alone) are written from the runs' ``metrics.json``.
+
+Every finished run leaves a record, ``comparison_runs/<method>/seed<k>.json`` (tracked, a few KB: its
+metrics, student/teacher facts and fingerprint), so that a comparison too long for one working session
+(about 13 CPU-hours on 2 cores) is spread over several: each session runs some methods and commits their
+records, and a later one reuses them. The fingerprint is the resolved recipe (``out_dir`` aside), a sha256
+of the weights of every teacher the run reads and one of the training manifest's transcripts; a record
+whose fingerprint no longer matches (a retrained teacher, another budget) is not reused and is named.
 
 Each run is ``speechdistill distill <method>.yaml out_dir=<work>/<method>/seed<k> train.seed=<k> ...``;
 finished runs (a ``metrics.json``) are reused, interrupted ones resume with ``--resume``. ``--jobs N`` runs N
@@ -21,6 +29,7 @@ GPU the small students share it; on CPU, use it with one thread per run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -36,26 +45,101 @@ SPLITS = ("dev", "test", "test_unseen_voices", "test_unseen_engine", "test_noisy
 METHODS = tuple(sorted((p.stem for p in HERE.glob("[!_]*.yaml")), key=lambda n: (n != "hard_only", n)))  # hard_only first
 START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
 TARGET_RATIO = 0.8  # the best KD recipe's test WER against hard_only's
+RECORDS = HERE / "comparison_runs"
 
 
 def run_dir(work: Path, method: str, seed: int) -> Path:
     return work / method / f"seed{seed}"
 
 
-def run_method(method: str, seed: int, work: Path, overrides: list[str], resume: bool, in_process: bool = True) -> dict:
-    """Train (or reuse) one run; returns its metrics.json. ``in_process=False``: in a child process."""
+def run_method(method: str, seed: int, work: Path, overrides: list[str], resume: bool, in_process: bool = True,
+               records: Path = RECORDS) -> dict:
+    """Train (or reuse) one run and record it; returns its record. ``in_process=False``: in a child process."""
+    print_ = fingerprint(method, seed, overrides)
+    record = read_record(records, method, seed)
+    if record is not None and record["fingerprint"] == print_:
+        return record
     out = run_dir(work, method, seed)
     metrics = out / "metrics.json"
+    if metrics.is_file() and (out / "fingerprint.json").is_file() and json.loads((out / "fingerprint.json").read_text()) != print_:
+        raise RuntimeError(f"{out} holds a run of other settings ({stale_parts(json.loads((out / 'fingerprint.json').read_text()), print_)} "
+                           "changed): remove it or use another --work")
     if not metrics.is_file():
+        from speechdistill.io import atomic_write_text
+
         run_overrides = [*overrides, f"out_dir={out}", f"train.seed={seed}"]
         resume = resume and (out / "checkpoints" / "last").is_dir()
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "fingerprint.json", json.dumps(print_, indent=1))
         if in_process:
             from speechdistill.distill.training import distill_from_config
 
             distill_from_config(HERE / f"{method}.yaml", run_overrides, resume=resume)
         else:
             _run_child(HERE / f"{method}.yaml", run_overrides, resume, out)
-    return json.loads(metrics.read_text())
+    record = {"method": method, "seed": seed, "fingerprint": print_, "metrics": json.loads(metrics.read_text()),
+              "facts": run_facts(out), "hardware": hardware()}
+    write_record(records, record)
+    return record
+
+
+def sha256_of(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(method: str, seed: int, overrides: list[str]) -> dict:
+    """What makes two runs the same experiment: the resolved recipe (``out_dir`` aside), the weights of the
+    teachers it reads (a hub id is taken by name) and the training transcripts."""
+    from speechdistill.config import config_to_dict
+    from speechdistill.distill.config import load_distill_config
+    from speechdistill.distill.plan import plan_recipe
+
+    config = load_distill_config(HERE / f"{method}.yaml", [*overrides, f"train.seed={seed}"])
+    recipe = config_to_dict(config)
+    recipe.pop("out_dir", None)
+    teachers = {}
+    for name in sorted(plan_recipe(config).requests):
+        spec = Path(config.teachers[name].spec)
+        if spec.is_dir():
+            weights = sorted(spec.glob("*.safetensors"))
+            teachers[name] = sha256_of(weights) if weights else f"no safetensors in {spec}"
+        else:
+            teachers[name] = str(spec)  # a hub id (or a folder still to be made): by name
+    manifest = Path(config.data.train)
+    texts = [json.loads(line).get("text", "") for line in manifest.read_text().splitlines() if line.strip()] \
+        if manifest.is_file() else [f"missing:{manifest}"]
+    return {"recipe": hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16],
+            "teachers": teachers, "train_texts": hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]}
+
+
+def stale_parts(old: dict, new: dict) -> str:
+    """Which parts of a fingerprint differ, in words."""
+    parts = [key for key in ("recipe", "train_texts") if old.get(key) != new.get(key)]
+    parts += [f"teacher {name}" for name in sorted(set(old.get("teachers", {})) | set(new.get("teachers", {})))
+              if old.get("teachers", {}).get(name) != new.get("teachers", {}).get(name)]
+    return ", ".join(parts) or "nothing"
+
+
+def record_path(records: Path, method: str, seed: int) -> Path:
+    return records / method / f"seed{seed}.json"
+
+
+def read_record(records: Path, method: str, seed: int) -> dict | None:
+    path = record_path(records, method, seed)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_record(records: Path, record: dict) -> None:
+    from speechdistill.io import atomic_write_text
+
+    path = record_path(records, record["method"], record["seed"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def _run_child(recipe: Path, overrides: list[str], resume: bool, out: Path) -> None:
@@ -69,15 +153,16 @@ def _run_child(recipe: Path, overrides: list[str], resume: bool, out: Path) -> N
                            f"(log: {out / 'run.log'})")
 
 
-def run_all(runs: list[tuple[str, int]], work: Path, overrides: list[str], resume: bool, jobs: int) -> None:
+def run_all(runs: list[tuple[str, int]], work: Path, overrides: list[str], resume: bool, jobs: int,
+            records: Path = RECORDS) -> None:
     """Every (method, seed) run: one after another in this process, or ``jobs`` child processes at once."""
     if jobs <= 1:
         for method, seed in runs:
-            run_method(method, seed, work, overrides, resume)
+            run_method(method, seed, work, overrides, resume, records=records)
         return
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     with ThreadPoolExecutor(jobs) as pool:
-        for future in [pool.submit(run_method, m, s, work, overrides, resume, False) for m, s in runs]:
+        for future in [pool.submit(run_method, m, s, work, overrides, resume, False, records) for m, s in runs]:
             future.result()
 
 
@@ -165,18 +250,33 @@ def render(comparison: dict) -> str:
         lines += ["", f"Best KD recipe by dev WER: `{best}`; its test WER is {ratio:.2f}x hard_only's "
                   f"(target <= {TARGET_RATIO}x with a student <= 1/8 of its teacher"
                   + (f", here {size:.3f}" if size else "") + f"): {verdict}."]
+    if comparison.get("missing_runs"):
+        lines += ["", f"Incomplete: still to run {', '.join(comparison['missing_runs'])} "
+                  "(`compare.py` with the same overrides picks up from the records)."]
     lines.append(END)
     return "\n".join(lines)
 
 
-def collect(work: Path, methods: list[str], budget: str) -> dict:
-    note = hardware()
-    rows = {}
+def collect(records: Path, methods: list[str], overrides: list[str], budget: str) -> dict:
+    """The comparison from the records whose fingerprint matches these settings; stale ones are named."""
+    rows, stale, machines = {}, [], []
     for method in methods:
-        runs = {int(p.parent.name[4:]): json.loads(p.read_text()) for p in sorted((work / method).glob("seed*/metrics.json"))}
-        if runs:
-            rows[method] = summarise(method, runs, run_facts(run_dir(work, method, min(runs))), note)
-    return {"budget": budget, "hardware": note, "best_method": best_kd(rows), "methods": rows}
+        used = []
+        for path in sorted((records / method).glob("seed*.json")):
+            record = json.loads(path.read_text())
+            current = fingerprint(method, record["seed"], overrides)
+            if record["fingerprint"] == current:
+                used.append(record)
+            else:
+                stale.append(f"{method}/seed{record['seed']} ({stale_parts(record['fingerprint'], current)} changed)")
+        if used:
+            where = "; ".join(dict.fromkeys(r["hardware"] for r in used))
+            rows[method] = summarise(method, {r["seed"]: r["metrics"] for r in used}, used[0]["facts"], where)
+            machines += [r["hardware"] for r in used]
+    if stale:
+        print(f"not reused (stale records): {', '.join(stale)}", file=sys.stderr)
+    return {"budget": budget, "hardware": "; ".join(dict.fromkeys(machines)) or hardware(),
+            "best_method": best_kd(rows), "methods": rows}
 
 
 def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
@@ -188,25 +288,62 @@ def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
     atomic_write_text(results_md, replace_section(text, START, END, render(comparison)))
 
 
+def planned_runs(methods: list[str], comparison: dict, seeds: int) -> list[tuple[str, int]]:
+    """Every run the comparison needs: seed 0 of each method, then seeds 1..N-1 of hard_only and of the best KD
+    method (known once every seed-0 run is in)."""
+    runs = [(method, 0) for method in methods]
+    if all(method in comparison["methods"] for method in methods):
+        runs += [(method, seed) for method in dict.fromkeys(("hard_only", comparison["best_method"]))
+                 if method in methods for seed in range(1, seeds)]
+    return runs
+
+
+def missing_runs(methods: list[str], comparison: dict, seeds: int) -> list[str]:
+    have = {(m, s) for m, row in comparison["methods"].items() for s in row["seeds"]}
+    needed = planned_runs(methods, comparison, seeds)
+    waiting = seeds > 1 and not all(method in comparison["methods"] for method in methods)
+    return [f"{m}:{s}" for m, s in needed if (m, s) not in have] + \
+        (["seeds 1.." + str(seeds - 1) + " of hard_only and of the best KD method"] if waiting else [])
+
+
+def parse_only(items: list[str], methods: list[str]) -> list[tuple[str, int]]:
+    runs = []
+    for item in items:
+        method, _, seed = item.partition(":")
+        if method not in methods or (seed and not seed.isdigit()):
+            raise SystemExit(f"--only {item}: expected METHOD or METHOD:SEED with METHOD one of {', '.join(methods)}")
+        runs.append((method, int(seed or 0)))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="key=value overrides for every run (budget, data, teachers)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds for hard_only and the best KD recipe")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="the methods compared")
+    parser.add_argument("--only", nargs="+", default=None, metavar="METHOD[:SEED]",
+                        help="run just these now (a share of a comparison spread over sessions), then render")
     parser.add_argument("--work", type=Path, default=Path("runs/compare"))
+    parser.add_argument("--records", type=Path, default=RECORDS, help="where finished runs are recorded")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process")
-    parser.add_argument("--render-only", action="store_true", help="only rewrite the outputs from finished runs")
+    parser.add_argument("--render-only", action="store_true", help="only rewrite the outputs from the records")
     parser.add_argument("--json", type=Path, default=HERE / "comparison.json", help=argparse.SUPPRESS)
     parser.add_argument("--results-md", type=Path, default=HERE / "RESULTS.md", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     budget = " ".join(args.overrides) or "the recipes' own (_base.yaml)"
-    if not args.render_only:
-        run_all([(method, 0) for method in args.methods], args.work, args.overrides, args.resume, args.jobs)
-        best = collect(args.work, args.methods, budget)["best_method"]
-        run_all([(method, seed) for method in ("hard_only", best) if method in args.methods
-                 for seed in range(1, args.seeds)], args.work, args.overrides, args.resume, args.jobs)
-    comparison = collect(args.work, args.methods, budget)
+
+    def go(runs: list[tuple[str, int]]) -> None:
+        run_all(runs, args.work, args.overrides, args.resume, args.jobs, args.records)
+
+    if args.only:
+        go(parse_only(args.only, args.methods))
+    elif not args.render_only:
+        go([(method, 0) for method in args.methods])
+        seed0 = collect(args.records, args.methods, args.overrides, budget)
+        go(planned_runs(args.methods, seed0, args.seeds)[len(args.methods):])
+    comparison = collect(args.records, args.methods, args.overrides, budget)
+    comparison["missing_runs"] = missing_runs(args.methods, comparison, args.seeds)
     write_outputs(comparison, args.json, args.results_md)
     print(render(comparison))
     return 0

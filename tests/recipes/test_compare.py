@@ -27,7 +27,8 @@ def compared(tmp_path_factory, tiny_teacher_dir):
     module = _compare()
     (tmp / "overrides.json").write_text(json.dumps(overrides))
     assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "--seeds", "2", "--work", str(tmp / "work"),
-                        "--json", str(tmp / "comparison.json"), "--results-md", str(results_md)]) == 0
+                        "--records", str(tmp / "records"), "--json", str(tmp / "comparison.json"),
+                        "--results-md", str(results_md)]) == 0
     return module, tmp, json.loads((tmp / "comparison.json").read_text()), results_md.read_text()
 
 
@@ -39,6 +40,9 @@ def test_hard_only_and_the_best_kd_recipe_run_over_every_seed(compared):
         assert row["seeds"] == [0, 1] and len(row["test_wer_per_seed"]) == 2
         assert row["test_wer"] == pytest.approx(sum(row["test_wer_per_seed"]) / 2)
         assert (tmp / "work" / method / "seed1" / "metrics.json").is_file()
+        record = json.loads((tmp / "records" / method / "seed1.json").read_text())
+        assert record["metrics"]["wer"]["test"] == row["test_wer_per_seed"][1]
+    assert "missing_runs" in comparison and comparison["missing_runs"] == []
 
 
 def test_schema_matches_the_issue(compared):
@@ -57,19 +61,56 @@ def test_results_md_gets_the_comparison_and_keeps_the_demo_section(compared):
     assert "## Method comparison" in text and "| frame_kl |" in text and "Best KD recipe by dev WER: `frame_kl`" in text
 
 
-def test_render_only_reuses_finished_runs(compared, capsys):
+def test_render_only_reuses_the_records(compared):
     module, tmp, comparison, _ = compared
-    assert module.main(["--render-only", "--methods", "hard_only", "frame_kl", "--work", str(tmp / "work"),
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    assert module.main([*overrides, "--render-only", "--methods", "hard_only", "frame_kl", "--records", str(tmp / "records"),
                         "--json", str(tmp / "again.json"), "--results-md", str(tmp / "again.md")]) == 0
     again = json.loads((tmp / "again.json").read_text())
     assert again["methods"]["frame_kl"]["test_wer_per_seed"] == comparison["methods"]["frame_kl"]["test_wer_per_seed"]
+
+
+def test_a_later_session_reuses_records_without_the_work_folder(compared, tmp_path):
+    module, tmp, comparison, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "--seeds", "2", "--work", str(tmp_path / "new"),
+                        "--records", str(tmp / "records"), "--json", str(tmp_path / "c.json"),
+                        "--results-md", str(tmp_path / "R.md")]) == 0
+    assert not (tmp_path / "new").exists()  # nothing retrained
+    assert json.loads((tmp_path / "c.json").read_text())["methods"] == comparison["methods"]
+
+
+def test_records_of_other_settings_are_not_reused_and_are_named(compared, tmp_path, capsys):
+    module, tmp, _, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    other = [o for o in overrides if not o.startswith("train.lr=")] + ["train.lr=0.0123"]
+    comparison = module.collect(tmp / "records", ["hard_only", "frame_kl"], other, "x")
+    assert comparison["methods"] == {}
+    assert "hard_only/seed0 (recipe changed)" in capsys.readouterr().err
+    print_ = module.fingerprint("frame_kl", 0, overrides)
+    assert print_["teachers"] and all(len(v) == 16 for v in print_["teachers"].values())  # weights hashed
+
+
+def test_a_share_of_the_comparison_runs_with_only(compared, tmp_path):
+    module, tmp, _, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    records = tmp_path / "records"
+    assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "--only", "hard_only", "--work",
+                        str(tmp_path / "work"), "--records", str(records), "--json", str(tmp_path / "c.json"),
+                        "--results-md", str(tmp_path / "R.md")]) == 0
+    assert sorted(p.name for p in records.rglob("*.json")) == ["seed0.json"]
+    comparison = json.loads((tmp_path / "c.json").read_text())
+    assert comparison["missing_runs"] == ["frame_kl:0", "seeds 1..2 of hard_only and of the best KD method"]
+    assert "Incomplete: still to run frame_kl:0" in (tmp_path / "R.md").read_text()
+    with pytest.raises(SystemExit, match="--only nope"):
+        module.main(["--only", "nope", "--records", str(records)])
 
 
 def test_jobs_run_in_parallel_child_processes(compared, tmp_path):
     module, tmp, _, _ = compared
     overrides = json.loads((tmp / "overrides.json").read_text())
     assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "--seeds", "1", "--jobs", "2",
-                        "--work", str(tmp_path / "work"), "--json", str(tmp_path / "c.json"),
+                        "--work", str(tmp_path / "work"), "--records", str(tmp_path / "records"), "--json", str(tmp_path / "c.json"),
                         "--results-md", str(tmp_path / "R.md")]) == 0
     for method in ("hard_only", "frame_kl"):
         run = tmp_path / "work" / method / "seed0"
@@ -78,6 +119,8 @@ def test_jobs_run_in_parallel_child_processes(compared, tmp_path):
 
 
 def test_a_failing_child_run_names_its_log(compared, tmp_path):
-    module, _, _, _ = compared
+    module, tmp, _, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text()) + [f"data.train={tmp_path / 'absent.jsonl'}"]
     with pytest.raises(RuntimeError, match=r"hard_only .* failed with exit code .*run\.log"):
-        module.run_all([("hard_only", 0)] * 2, tmp_path / "work", ["train.max_updatez=1"], False, jobs=2)
+        module.run_all([("hard_only", 0)] * 2, tmp_path / "work", overrides, False, jobs=2, records=tmp_path / "records")
+    assert not (tmp_path / "records").exists()
