@@ -25,11 +25,22 @@ def hardware_description() -> str:
     return f"CPU ({cpu}), {torch.get_num_threads()} threads"
 
 
-def write_model_card(directory: Path, *, title: str, architecture: str, params: int, data: str, updates: int,
-                     audio_hours_seen: float, hardware: str, wall_s: float, metrics: dict[str, float],
-                     command: str) -> Path:
-    """Write ``directory/README.md`` describing how the teacher was trained and how well it does."""
+def write_model_card(directory: Path, *, title: str, architecture: str, params: int, data: str,
+                     history: list[dict], metrics: dict[str, float]) -> Path:
+    """Write ``directory/README.md`` describing how the teacher was trained and how well it does.
+
+    history: one entry per training run that shaped these weights, oldest first (a run started with
+    ``init_from`` continues the history of the weights it started from): updates, audio_hours_seen, wall_s,
+    hardware and command; the card's totals add them up.
+    """
     rows = "\n".join(f"| {name} | {value * 100:.1f}% |" for name, value in metrics.items())
+    updates = sum(stage["updates"] for stage in history)
+    hours = sum(stage["audio_hours_seen"] for stage in history)
+    wall_s = sum(stage["wall_s"] for stage in history)
+    hardware = "; ".join(dict.fromkeys(stage["hardware"] for stage in history))
+    stages = "\n".join(f"| {i} | {stage['updates']} | {stage['audio_hours_seen']:.1f} h | {stage['wall_s'] / 60:.1f} min | "
+                       f"{stage['hardware']} |" for i, stage in enumerate(history, 1))
+    commands = "\n".join(stage["command"] for stage in history)
     text = f"""---
 library_name: transformers
 tags: [automatic-speech-recognition, speechdistill]
@@ -43,9 +54,10 @@ A {architecture} speech recogniser trained from scratch by speechdistill (no pre
 | parameters | {params / 1e6:.2f} M |
 | training data | {data} |
 | optimiser updates | {updates} |
-| audio seen | {audio_hours_seen:.1f} h |
+| audio seen | {hours:.1f} h |
 | hardware | {hardware} |
 | wall time | {wall_s / 60:.1f} min |
+| training runs | {len(history)} (each continues from the weights of the one before) |
 
 ## Word error rate (greedy decoding, shared normaliser)
 
@@ -55,8 +67,12 @@ A {architecture} speech recogniser trained from scratch by speechdistill (no pre
 
 ## Reproduce
 
+| run | updates | audio seen | wall time | hardware |
+|---|---|---|---|---|
+{stages}
+
 ```
-{command}
+{commands}
 ```
 
 Load it with plain transformers (`AutoModelForCTC.from_pretrained(dir)` or

@@ -9,6 +9,7 @@ checkpoint by dev WER is saved as a standard Hugging Face directory with a model
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from ..data.errors import SkipReport
 from ..data.manifests import read_manifest
 from ..data.validate import validate_audio
 from ..io import atomic_write_text
-from ..markers import Marker, write_marker
+from ..markers import MARKER_NAME, Marker, read_marker, write_marker
 from ..text import Vocabulary
 from ..train.loop import TrainOptions, train
 from .architectures import get_architecture
@@ -78,6 +79,7 @@ def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str =
     dev_utts = _read(config.data.dev, config.data, report, vocab, config.data.dev_max_utterances)
     if len(report):
         print(f"{report.summary()}; see {report.write(out_dir / 'skipped.jsonl')}", file=sys.stderr)
+    prior = prior_history(config.init_from)  # before any training: a missing history fails fast
     arch = get_architecture(config.architecture)
     model = arch.build(vocab, config.model, [u.text for u in train_utts], out_dir)
     if config.init_from is not None and not (resume and (out_dir / "checkpoints" / "last").is_dir()):
@@ -97,7 +99,7 @@ def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str =
 
     result = train(model, train_set, arch.step, arch.eval_fn(dev_set), out_dir, config.train,
                    on_best=on_best, resume=resume)
-    return _finish(config, arch, vocab, best_dir, result, report, command)
+    return _finish(config, arch, vocab, best_dir, result, report, command, prior)
 
 
 def init_weights(model: torch.nn.Module, source: str | Path) -> None:
@@ -119,7 +121,7 @@ def init_weights(model: torch.nn.Module, source: str | Path) -> None:
                          f"unexpected {list(unexpected)[:3]})")
 
 
-def _finish(config, arch, vocab, best_dir: Path, result, report, command: str) -> Path:
+def _finish(config, arch, vocab, best_dir: Path, result, report, command: str, prior: list[dict]) -> Path:
     """Score the best model on dev and test splits, then write its model card (and fp16 copy)."""
     from transformers import AutoConfig
 
@@ -130,12 +132,28 @@ def _finish(config, arch, vocab, best_dir: Path, result, report, command: str) -
         metrics[name] = arch.eval_fn(UtteranceDataset(_read(path, config.data, report, vocab), vocab))(model)["wer"]
     if config.save_dtype == "float16":
         arch.save(model, best_dir, torch.float16)
+    history = [*prior, {
+        "updates": result.updates, "audio_hours_seen": round(result.audio_hours_seen, 3),
+        "wall_s": round(result.wall_s, 1), "hardware": hardware_description(), "command": command}]
+    marker = read_marker(best_dir)
+    write_marker(best_dir, dataclasses.replace(marker, extra={**marker.extra, "history": history, "test_wer": metrics}))
     write_model_card(best_dir, title=config.title, architecture=config.architecture,
-                     params=sum(p.numel() for p in model.parameters()), data=config.data.train,
-                     updates=result.updates, audio_hours_seen=result.audio_hours_seen,
-                     hardware=hardware_description(), wall_s=result.wall_s, metrics=metrics, command=command)
+                     params=sum(p.numel() for p in model.parameters()), data=config.data.train, history=history,
+                     metrics=metrics)
     print("; ".join(f"{k} WER {v * 100:.1f}%" for k, v in metrics.items()))
     return best_dir
+
+
+def prior_history(init_from: str | None) -> list[dict]:
+    """The training runs behind the weights a run starts from (their marker's ``history``)."""
+    if init_from is None:
+        return []
+    marker = read_marker(init_from)
+    history = marker.extra.get("history") if marker is not None else None
+    if not history:
+        raise ValueError(f"init_from {init_from}: its {MARKER_NAME} records no training history "
+                         "(extra.history), so the new model card could not say how these weights were made")
+    return list(history)
 
 
 def _load_best(best_dir: Path, hf_config) -> torch.nn.Module:

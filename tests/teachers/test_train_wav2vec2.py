@@ -115,3 +115,30 @@ def test_init_from_continues_from_a_saved_teacher(tmp_path):
     other = build_wav2vec2(Vocabulary.default(), {**TINY_MODEL, "hidden_size": 48})
     with pytest.raises(ValueError, match="init_from"):
         init_weights(other, best)
+
+
+def test_a_continued_teacher_keeps_the_history_of_its_weights(tmp_path):
+    recipe = _recipe(tmp_path)
+    assert main(["teacher", "train", str(recipe)]) == 0
+    first = tmp_path / "teacher" / "best"
+    assert len(read_marker(first).extra["history"]) == 1
+    assert main(["teacher", "train", str(recipe), f"init_from={first}", f"out_dir={tmp_path / 'more'}",
+                 "train.max_updates=2"]) == 0
+    second = tmp_path / "more" / "best"
+    history = read_marker(second).extra["history"]
+    assert [stage["updates"] for stage in history] == [3, 2]
+    assert "init_from=" not in history[0]["command"] and "init_from=" in history[1]["command"]
+    card = (second / "README.md").read_text()
+    assert "optimiser updates | 5" in card and "training runs | 2" in card
+    assert f"audio seen | {sum(s['audio_hours_seen'] for s in history):.1f} h" in card
+
+
+def test_init_from_weights_without_a_history_fails_before_training(tmp_path):
+    recipe = _recipe(tmp_path)
+    bare = tmp_path / "bare"
+    build_wav2vec2(Vocabulary.default(), TINY_MODEL).save_pretrained(bare)
+    with pytest.raises(ValueError, match=r"records no training history \(extra.history\)"):
+        from speechdistill.teachers.training import train_teacher_from_config
+
+        train_teacher_from_config(recipe, [f"init_from={bare}"])
+    assert not (tmp_path / "teacher" / "log.jsonl").exists()
