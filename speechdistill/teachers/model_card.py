@@ -30,16 +30,16 @@ def write_model_card(directory: Path, *, title: str, architecture: str, params: 
     """Write ``directory/README.md`` describing how the teacher was trained and how well it does.
 
     history: one entry per training run that shaped these weights, oldest first (a run started with
-    ``init_from`` continues the history of the weights it started from): updates, audio_hours_seen, wall_s,
-    hardware and command; the card's totals add them up.
+    ``init_from`` continues from the weights another run kept): updates (run), best_update (the update
+    whose weights were kept), audio_hours_seen, wall_s, hardware and command; the card adds them up.
     """
     rows = "\n".join(f"| {name} | {value * 100:.1f}% |" for name, value in metrics.items())
-    updates = sum(stage["updates"] for stage in history)
+    updates = sum(stage["best_update"] for stage in history)
     hours = sum(stage["audio_hours_seen"] for stage in history)
     wall_s = sum(stage["wall_s"] for stage in history)
     hardware = "; ".join(dict.fromkeys(stage["hardware"] for stage in history))
-    stages = "\n".join(f"| {i} | {stage['updates']} | {stage['audio_hours_seen']:.1f} h | {stage['wall_s'] / 60:.1f} min | "
-                       f"{stage['hardware']} |" for i, stage in enumerate(history, 1))
+    stages = "\n".join(f"| {i} | {stage['updates']} | {stage['best_update']} | {stage['audio_hours_seen']:.1f} h | "
+                       f"{stage['wall_s'] / 60:.1f} min | {stage['hardware']} |" for i, stage in enumerate(history, 1))
     commands = "\n".join(stage["command"] for stage in history)
     text = f"""---
 library_name: transformers
@@ -53,11 +53,11 @@ A {architecture} speech recogniser trained from scratch by speechdistill (no pre
 |---|---|
 | parameters | {params / 1e6:.2f} M |
 | training data | {data} |
-| optimiser updates | {updates} |
-| audio seen | {hours:.1f} h |
+| optimiser updates behind these weights | {updates} |
+| audio seen (all runs) | {hours:.1f} h |
 | hardware | {hardware} |
-| wall time | {wall_s / 60:.1f} min |
-| training runs | {len(history)} (each continues from the weights of the one before) |
+| wall time (all runs) | {wall_s / 60:.1f} min |
+| training runs | {len(history)} (each continues from the weights the one before kept) |
 
 ## Word error rate (greedy decoding, shared normaliser)
 
@@ -67,8 +67,8 @@ A {architecture} speech recogniser trained from scratch by speechdistill (no pre
 
 ## Reproduce
 
-| run | updates | audio seen | wall time | hardware |
-|---|---|---|---|---|
+| run | updates | weights kept from update | audio seen | wall time | hardware |
+|---|---|---|---|---|---|
 {stages}
 
 ```

@@ -48,7 +48,8 @@ def test_teacher_train_cli_writes_a_standard_hf_directory(tmp_path):
     assert processor.tokenizer.convert_tokens_to_ids("|") == Vocabulary.default().delimiter_id
     assert read_marker(best).kind == "teacher"
     card = (best / "README.md").read_text()
-    assert "optimiser updates | 3" in card and "| test |" in card
+    kept = read_marker(best).extra["update"]
+    assert f"optimiser updates behind these weights | {kept} |" in card and "| test |" in card
     resolved = yaml.safe_load((tmp_path / "teacher" / "config.resolved.yaml").read_text())
     assert resolved["train"]["seed"] == 1
     log = [json.loads(x) for x in (tmp_path / "teacher" / "log.jsonl").read_text().splitlines()]
@@ -127,10 +128,12 @@ def test_a_continued_teacher_keeps_the_history_of_its_weights(tmp_path):
     second = tmp_path / "more" / "best"
     history = read_marker(second).extra["history"]
     assert [stage["updates"] for stage in history] == [3, 2]
+    assert history[1]["best_update"] == read_marker(second).extra["update"]
     assert "init_from=" not in history[0]["command"] and "init_from=" in history[1]["command"]
     card = (second / "README.md").read_text()
-    assert "optimiser updates | 5" in card and "training runs | 2" in card
-    assert f"audio seen | {sum(s['audio_hours_seen'] for s in history):.1f} h" in card
+    behind = history[0]["best_update"] + history[1]["best_update"]
+    assert f"optimiser updates behind these weights | {behind} |" in card and "training runs | 2" in card
+    assert f"audio seen (all runs) | {sum(s['audio_hours_seen'] for s in history):.1f} h" in card
 
 
 def test_init_from_weights_without_a_history_fails_before_training(tmp_path):
