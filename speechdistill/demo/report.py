@@ -10,7 +10,7 @@ from pathlib import Path
 from ..bench.report import manifest_tables
 from ..io import atomic_write_text
 from ..markdown import replace_section
-from .settings import REPO
+from .settings import REPO, finished_comparison
 
 RESULTS_MD = REPO / "recipes" / "synthetic_commands" / "RESULTS.md"
 START, END = "<!-- demo:start -->", "<!-- demo:end -->"
@@ -22,11 +22,11 @@ def ranking(hard: dict, best: dict, split: str = "test") -> str:
 
 
 def comparison_ranking(best_method: str) -> str | None:
-    """The same ranking read off ``comparison.json`` (mean test WER), None when there is none."""
-    path = RESULTS_MD.parent / "comparison.json"
-    if not path.is_file():
+    """The same ranking read off ``comparison.json`` (mean test WER), None while there is no finished one."""
+    comparison = finished_comparison()
+    if comparison is None:
         return None
-    methods = json.loads(path.read_text())["methods"]
+    methods = comparison["methods"]
     if "hard_only" not in methods or best_method not in methods:
         return None
     return "kd" if methods[best_method]["test_wer"] < methods["hard_only"]["test_wer"] else "hard_only"

@@ -16,6 +16,16 @@ from ..io import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS_NAME = "demo.json"
+COMPARISON_JSON = REPO / "recipes" / "synthetic_commands" / "comparison.json"
+
+
+def finished_comparison(path: Path = COMPARISON_JSON) -> dict | None:
+    """The method comparison ``compare.py`` wrote, or None while there is none or it still misses runs
+    (a comparison spread over sessions names the best KD method only once every method has run)."""
+    if not path.is_file():
+        return None
+    comparison = json.loads(path.read_text())
+    return None if comparison.get("missing_runs") else comparison
 
 
 @dataclass(frozen=True)

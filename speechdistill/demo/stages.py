@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import atomic_write_text
-from .settings import REPO, DemoSettings
+from .settings import COMPARISON_JSON, REPO, DemoSettings, finished_comparison
 
 SYNTHETIC = REPO / "recipes" / "synthetic_commands"
 DEFAULT_BEST = "frame_kl"
@@ -45,11 +45,11 @@ def best_method(settings: DemoSettings) -> tuple[str, str]:
     """(method, why): the settings' choice, else the comparison's best KD recipe, else frame_kl."""
     if settings.best_method:
         return settings.best_method, "set in the demo settings"
-    path = SYNTHETIC / "comparison.json"
-    best = json.loads(path.read_text()).get("best_method") if path.is_file() else None
-    if best:
-        return best, f"the best KD recipe by dev WER in {path.relative_to(REPO)}"
-    return DEFAULT_BEST, f"no {path.relative_to(REPO)} yet: the default KD recipe"
+    comparison = finished_comparison()
+    shown = COMPARISON_JSON.relative_to(REPO)
+    if comparison and comparison.get("best_method"):
+        return comparison["best_method"], f"the best KD recipe by dev WER in {shown}"
+    return DEFAULT_BEST, f"no finished {shown} yet: the default KD recipe"
 
 
 # ----------------------------------------------------------------------------------------------- stages
