@@ -136,7 +136,7 @@ def _finish(config, arch, vocab, best_dir: Path, result, report, command: str, p
     history = [*prior, {
         "updates": result.updates, "best_update": marker.extra["update"], "audio_hours_seen": round(result.audio_hours_seen, 3),
         "wall_s": round(result.wall_s, 1), "hardware": hardware_description(), "command": command}]
-    write_marker(best_dir, dataclasses.replace(marker, extra={**marker.extra, "history": history, "test_wer": metrics}))
+    write_marker(best_dir, dataclasses.replace(marker, extra={**marker.extra, "history": history, "wer": metrics}))
     write_model_card(best_dir, title=config.title, architecture=config.architecture,
                      params=sum(p.numel() for p in model.parameters()), data=config.data.train, history=history,
                      metrics=metrics)
