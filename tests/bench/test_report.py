@@ -60,6 +60,9 @@ def test_readme_block_is_replaced_and_the_rest_kept(tmp_path):
     write_run(root, "2030-01-01_sample", sample_results())
     newest = write_run(root, "2030-01-02_sample", sample_results())
     write_run(root, "2030-01-03_sample-quick", sample_results(quick=True))
+    other = root / "2030-01-04_update_time"  # another benchmark script's folder, not a runner report
+    other.mkdir(parents=True)
+    (other / "results.json").write_text(json.dumps({"seconds_per_update": {}}))
     assert latest_results(root) == newest
     readme = tmp_path / "README.md"
     readme.write_text(f"# Project\n\nintro\n\n{START}\nold text\n{END}\n\n## After\n")
