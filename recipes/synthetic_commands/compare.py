@@ -3,19 +3,19 @@
 Usage:
     python recipes/synthetic_commands/compare.py [key=value ...] [--seeds 3] [--methods hard_only frame_kl ...]
                                                  [--work runs/compare] [--resume] [--jobs N]
-    python recipes/synthetic_commands/compare.py --render-only      # rewrite the outputs from finished runs
-    python recipes/synthetic_commands/compare.py --methods features attention   # a share of the methods now
+    python recipes/synthetic_commands/compare.py [key=value ...] --render-only   # rewrite the outputs from the records
+    python recipes/synthetic_commands/compare.py [key=value ...] --only features attention:0   # a share now
 
 1. Every method runs once (seed 0) with the same overrides (budget, data, teachers).
 2. The best KD method is the one with the lowest dev WER (dev, not test: the test splits stay unseen by
    every choice); it and ``hard_only`` run again with seeds 1..N-1.
 3. ``comparison.json`` (per method: mean WER per split with the per-seed values beside it, seeds, student
    and teacher parameters, updates, audio hours, hardware) and the "Method comparison" section of
-   ``RESULTS.md`` (other sections are left alone) are written from the runs' ``metrics.json``.
+   ``RESULTS.md`` (other sections are left alone) are written from the records below.
 
 Every finished run leaves a record, ``comparison_runs/<method>/seed<k>.json`` (tracked, a few KB: its
 metrics, student/teacher facts and fingerprint), so that a comparison too long for one working session
-(about 13 CPU-hours on 2 cores) is spread over several: each session runs some methods and commits their
+(13 runs: many CPU-hours on 2 cores) is spread over several: each session runs some methods and commits their
 records, and a later one reuses them. The fingerprint is the resolved recipe (``out_dir`` aside), a sha256
 of the weights of every teacher the run reads and one of the training manifest's transcripts; a record
 whose fingerprint no longer matches (a retrained teacher, another budget) is not reused and is named.
@@ -55,35 +55,36 @@ def run_dir(work: Path, method: str, seed: int) -> Path:
 def run_method(method: str, seed: int, work: Path, overrides: list[str], resume: bool, in_process: bool = True,
                records: Path = RECORDS) -> dict:
     """Train (or reuse) one run and record it; returns its record. ``in_process=False``: in a child process."""
-    print_ = fingerprint(method, seed, overrides)
+    wanted = fingerprint(method, seed, overrides)
     record = read_record(records, method, seed)
-    if record is not None and record["fingerprint"] == print_:
+    if record is not None and record["fingerprint"] == wanted:
         return record
     out = run_dir(work, method, seed)
-    metrics = out / "metrics.json"
-    if metrics.is_file() and (out / "fingerprint.json").is_file() and json.loads((out / "fingerprint.json").read_text()) != print_:
-        raise RuntimeError(f"{out} holds a run of other settings ({stale_parts(json.loads((out / 'fingerprint.json').read_text()), print_)} "
-                           "changed): remove it or use another --work")
+    metrics, found = out / "metrics.json", out / "fingerprint.json"
+    if metrics.is_file() and found.is_file() and json.loads(found.read_text()) != wanted:
+        changed = stale_parts(json.loads(found.read_text()), wanted)
+        raise RuntimeError(f"{out} holds a run of other settings ({changed} changed): remove it or use another --work")
     if not metrics.is_file():
         from speechdistill.io import atomic_write_text
 
         run_overrides = [*overrides, f"out_dir={out}", f"train.seed={seed}"]
         resume = resume and (out / "checkpoints" / "last").is_dir()
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "fingerprint.json", json.dumps(print_, indent=1))
+        atomic_write_text(found, json.dumps(wanted, indent=1))
         if in_process:
             from speechdistill.distill.training import distill_from_config
 
             distill_from_config(HERE / f"{method}.yaml", run_overrides, resume=resume)
         else:
             _run_child(HERE / f"{method}.yaml", run_overrides, resume, out)
-    record = {"method": method, "seed": seed, "fingerprint": print_, "metrics": json.loads(metrics.read_text()),
+    record = {"method": method, "seed": seed, "fingerprint": wanted, "metrics": json.loads(metrics.read_text()),
               "facts": run_facts(out), "hardware": hardware()}
     write_record(records, record)
     return record
 
 
 def sha256_of(paths: list[Path]) -> str:
+    """The first 16 hex digits of one sha256 over the files' bytes, in path order."""
     digest = hashlib.sha256()
     for path in sorted(paths):
         with open(path, "rb") as stream:
@@ -126,6 +127,7 @@ def stale_parts(old: dict, new: dict) -> str:
 
 
 def record_path(records: Path, method: str, seed: int) -> Path:
+    """Where the record of one finished run lives."""
     return records / method / f"seed{seed}.json"
 
 

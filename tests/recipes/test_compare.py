@@ -124,3 +124,14 @@ def test_a_failing_child_run_names_its_log(compared, tmp_path):
     with pytest.raises(RuntimeError, match=r"hard_only .* failed with exit code .*run\.log"):
         module.run_all([("hard_only", 0)] * 2, tmp_path / "work", overrides, False, jobs=2, records=tmp_path / "records")
     assert not (tmp_path / "records").exists()
+
+
+def test_a_work_folder_run_of_other_settings_is_refused(compared, tmp_path):
+    module, tmp, _, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    run = tmp_path / "work" / "hard_only" / "seed0"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    (run / "fingerprint.json").write_text(json.dumps({"recipe": "other", "teachers": {}, "train_texts": "x"}))
+    with pytest.raises(RuntimeError, match="holds a run of other settings .*recipe, train_texts changed"):
+        module.run_method("hard_only", 0, tmp_path / "work", overrides, False, records=tmp_path / "records")
