@@ -79,7 +79,7 @@ def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str =
     dev_utts = _read(config.data.dev, config.data, report, vocab, config.data.dev_max_utterances)
     if len(report):
         print(f"{report.summary()}; see {report.write(out_dir / 'skipped.jsonl')}", file=sys.stderr)
-    prior = prior_history(config.init_from)  # before any training: a missing history fails fast
+    prior = prior_history(config.init_from)
     arch = get_architecture(config.architecture)
     model = arch.build(vocab, config.model, [u.text for u in train_utts], out_dir)
     if config.init_from is not None and not (resume and (out_dir / "checkpoints" / "last").is_dir()):
@@ -145,15 +145,16 @@ def _finish(config, arch, vocab, best_dir: Path, result, report, command: str, p
 
 
 def prior_history(init_from: str | None) -> list[dict]:
-    """The training runs behind the weights a run starts from (their marker's ``history``)."""
+    """The training runs behind the weights a run starts from (their marker's ``history``). Weights with
+    no recorded history (another tool's checkpoint) get one entry saying so, with nothing counted."""
     if init_from is None:
         return []
     marker = read_marker(init_from)
     history = marker.extra.get("history") if marker is not None else None
-    if not history:
-        raise ValueError(f"init_from {init_from}: its {MARKER_NAME} records no training history "
-                         "(extra.history), so the new model card could not say how these weights were made")
-    return list(history)
+    if history:
+        return list(history)
+    return [{"updates": 0, "best_update": 0, "audio_hours_seen": 0.0, "wall_s": 0.0, "hardware": "unknown",
+             "command": f"# weights from {init_from}: no training history recorded in its {MARKER_NAME}"}]
 
 
 def _load_best(best_dir: Path, hf_config) -> torch.nn.Module:

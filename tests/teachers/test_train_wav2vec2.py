@@ -136,12 +136,12 @@ def test_a_continued_teacher_keeps_the_history_of_its_weights(tmp_path):
     assert f"audio seen (all runs) | {sum(s['audio_hours_seen'] for s in history):.1f} h" in card
 
 
-def test_init_from_weights_without_a_history_fails_before_training(tmp_path):
+def test_init_from_weights_without_a_history_says_so_in_the_card(tmp_path):
     recipe = _recipe(tmp_path)
     bare = tmp_path / "bare"
     build_wav2vec2(Vocabulary.default(), TINY_MODEL).save_pretrained(bare)
-    with pytest.raises(ValueError, match=r"records no training history \(extra.history\)"):
-        from speechdistill.teachers.training import train_teacher_from_config
-
-        train_teacher_from_config(recipe, [f"init_from={bare}"])
-    assert not (tmp_path / "teacher" / "log.jsonl").exists()
+    assert main(["teacher", "train", str(recipe), f"init_from={bare}", "train.max_updates=2"]) == 0
+    best = tmp_path / "teacher" / "best"
+    first, second = read_marker(best).extra["history"]
+    assert first["updates"] == 0 and "no training history recorded" in first["command"] and second["updates"] == 2
+    assert f"# weights from {bare}: no training history recorded" in (best / "README.md").read_text()
