@@ -3,7 +3,8 @@ the teacher-output cache's disk per audio hour for every content type.
 
 Usage (from the repository root):
     python benchmarks/update_time.py --corpus runs/corpus [--teacher embedded_teachers/wav2vec2] [--updates 30]
-        [--batch-seconds 60] [--threads 1] [--hours 0.5] [--disk-utterances 40] [--out DIR] [--work DIR] [key=value ...]
+        [--batch-seconds 60] [--threads 1] [--hours 0.5] [--disk-utterances 40] [--repeats 2] [--out DIR]
+        [--work DIR] [key=value ...]
 
 1. A training subset of ``--hours`` of ``corpus/train.jsonl`` (the cache must hold whatever the sampler draws).
 2. The teacher outputs ``frame_kl`` reads (top-8 log-posteriors) cached over it; for the disk figures a
