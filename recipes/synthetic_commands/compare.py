@@ -29,6 +29,7 @@ GPU the small students share it; on CPU, use it with one thread per run.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -93,6 +94,17 @@ def sha256_of(paths: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
+def weights_digest(spec: str) -> str:
+    """A teacher's identity in a fingerprint: the digest of its safetensors (hashed once per process, although
+    every run and every record asks), or its name when it is a hub id (or a folder still to be made)."""
+    folder = Path(spec)
+    if not folder.is_dir():
+        return spec
+    weights = sorted(folder.glob("*.safetensors"))
+    return sha256_of(weights) if weights else f"no safetensors in {spec}"
+
+
 def fingerprint(method: str, seed: int, overrides: list[str]) -> dict:
     """What makes two runs the same experiment: the resolved recipe (``out_dir`` aside), the weights of the
     teachers it reads (a hub id is taken by name) and the training transcripts."""
@@ -106,11 +118,7 @@ def fingerprint(method: str, seed: int, overrides: list[str]) -> dict:
     teachers = {}
     for name in sorted(plan_recipe(config).requests):
         spec = Path(config.teachers[name].spec)
-        if spec.is_dir():
-            weights = sorted(spec.glob("*.safetensors"))
-            teachers[name] = sha256_of(weights) if weights else f"no safetensors in {spec}"
-        else:
-            teachers[name] = str(spec)  # a hub id (or a folder still to be made): by name
+        teachers[name] = weights_digest(str(spec))
     manifest = Path(config.data.train)
     texts = [json.loads(line).get("text", "") for line in manifest.read_text().splitlines() if line.strip()] \
         if manifest.is_file() else [f"missing:{manifest}"]

@@ -41,13 +41,16 @@ def write_model_card(directory: Path, *, title: str, architecture: str, params: 
     stages = "\n".join(f"| {i} | {stage['updates']} | {stage['best_update']} | {stage['audio_hours_seen']:.1f} h | "
                        f"{stage['wall_s'] / 60:.1f} min | {stage['hardware']} |" for i, stage in enumerate(history, 1))
     commands = "\n".join(stage["command"] for stage in history)
+    unknown = any(stage["hardware"] == "unknown" for stage in history)  # weights from another tool (init_from)
+    origin = (f"A {architecture} speech recogniser trained by speechdistill from weights of unrecorded origin (see below)."
+              if unknown else f"A {architecture} speech recogniser trained from scratch by speechdistill (no pretrained weights).")
     text = f"""---
 library_name: transformers
 tags: [automatic-speech-recognition, speechdistill]
 ---
 # {title}
 
-A {architecture} speech recogniser trained from scratch by speechdistill (no pretrained weights).
+{origin}
 
 | | |
 |---|---|

@@ -144,4 +144,5 @@ def test_init_from_weights_without_a_history_says_so_in_the_card(tmp_path):
     best = tmp_path / "teacher" / "best"
     first, second = read_marker(best).extra["history"]
     assert first["updates"] == 0 and "no training history recorded" in first["command"] and second["updates"] == 2
-    assert f"# weights from {bare}: no training history recorded" in (best / "README.md").read_text()
+    card = (best / "README.md").read_text()
+    assert f"# weights from {bare}: no training history recorded" in card and "unrecorded origin" in card
