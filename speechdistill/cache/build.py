@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..config import config_to_dict
 from ..data.audio import load_audio
@@ -86,10 +87,11 @@ def shard_plan(num_utterances: int, shard_size: int) -> list[range]:
 
 
 def build_cache(config: CacheConfig, *, rank: int | None = None, world_size: int | None = None,
-                after_shard: ShardHook | None = None) -> BuildResult:
+                after_shard: ShardHook | None = None, progress: bool = False) -> BuildResult:
     """Compute this process's missing shards of the cache ``config`` describes; write the index if all exist.
 
-    ``after_shard(i)`` is called after shard i is written (progress, tests). A cache directory holding a
+    ``after_shard(i)`` is called after shard i is written (tests); ``progress``: a tqdm bar of this process's
+    utterances (shards already written count as done). A cache directory holding a
     cache for another manifest, teacher or settings is refused (CacheMismatchError naming the difference).
     """
     env_rank, env_world = process_rank()
@@ -106,14 +108,18 @@ def build_cache(config: CacheConfig, *, rank: int | None = None, world_size: int
     plan = shard_plan(len(utterances), config.shard_size)
     writer = ShardWriter(teacher, config, meta)
     written, reused = [], []
-    for i in range(rank, len(plan), world_size):
-        if _shard_done(out_dir, i, meta["key"]["digest"]):
-            reused.append(i)
-            continue
-        writer.write(shard_path(out_dir, i), [utterances[j] for j in plan[i]])
-        written.append(i)
-        if after_shard is not None:
-            after_shard(i)
+    mine = range(rank, len(plan), world_size)
+    desc = "cache" if world_size == 1 else f"cache rank {rank}/{world_size}"
+    with tqdm(total=sum(len(plan[i]) for i in mine), desc=desc, unit="utt", disable=not progress) as bar:
+        for i in mine:
+            if _shard_done(out_dir, i, meta["key"]["digest"]):
+                reused.append(i)
+            else:
+                writer.write(shard_path(out_dir, i), [utterances[j] for j in plan[i]])
+                written.append(i)
+                if after_shard is not None:
+                    after_shard(i)
+            bar.update(len(plan[i]))
     usage = finalize(out_dir, len(plan), report.skipped)
     return BuildResult(out_dir, rank, world_size, len(plan), tuple(written), tuple(reused), usage is not None, usage)
 

@@ -23,7 +23,7 @@ def _cache_teacher(args: argparse.Namespace) -> int:
     from ..cache import CacheConfig, build_cache
     from ..config import load_config
 
-    result = build_cache(load_config(CacheConfig, args.config, args.overrides))
+    result = build_cache(load_config(CacheConfig, args.config, args.overrides), progress=True)
     done = f"rank {result.rank}/{result.world_size}: computed {len(result.written)} shard(s), " \
            f"{len(result.reused)} already done, of {result.num_shards}"
     if not result.complete:

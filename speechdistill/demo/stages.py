@@ -191,7 +191,7 @@ def run_cache(ctx: DemoContext) -> dict:
                              manifest=str(ctx.corpus / "train.jsonl"), out_dir=str(ctx.out / "cache" / name),
                              top_k=8 if request.log_probs else 0, nbest=request.nbest,
                              hidden_layers=tuple(request.hidden_layers), attentions=request.attentions, device="cpu")
-        result = build_cache(config)
+        result = build_cache(config, progress=True)
         made[name] = {"path": config.out_dir, "disk": result.usage.summary() if result.usage else None}
     return made
 

@@ -108,8 +108,10 @@ def test_cli_builds_a_cache_and_reports_disk_use(cache_corpus, tiny_teacher_dir,
     path = tmp_path / "cache.yaml"
     path.write_text(yaml.safe_dump(recipe))
     assert main(["cache-teacher", str(path), "top_k=3", "shard_size=4"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "computed 2 shard(s), 0 already done, of 2; cache complete" in printed
+    assert "cache: 100%" in captured.err and "6/6" in captured.err  # the progress bar counts utterances
     assert "disk per audio hour: log_probs" in printed and "attentions 0 B" in printed
     meta = json.loads((tmp_path / "cache" / "cache.json").read_text())
     assert meta["outputs"]["top_k"] == 3 and meta["disk"]["bytes"]["hidden"] > 0

@@ -35,7 +35,7 @@ def _validate_cache(path: Path, overrides: list[str]) -> None:
 
 
 # recipes/<folder>/*.yaml -> how to validate it. A new recipe folder must add its config class here.
-VALIDATORS = {"teachers": _validate_teacher, "synthetic_commands": _validate_distill, "librispeech": _validate_cache,
+VALIDATORS = {"teachers": _validate_teacher, "synthetic_commands": _validate_distill, "librispeech": _validate_cache, "cache": _validate_cache,
               "librispeech_wav2vec2": _validate_distill, "librispeech_whisper": _validate_distill,
               "librispeech_multi_teacher": _validate_distill}
 # accelerate launch configs are not speechdistill configs (test_librispeech_recipes checks them with accelerate)
