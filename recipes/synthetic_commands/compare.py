@@ -46,6 +46,7 @@ SPLITS = ("dev", "test", "test_unseen_voices", "test_unseen_engine", "test_noisy
 METHODS = tuple(sorted((p.stem for p in HERE.glob("[!_]*.yaml")), key=lambda n: (n != "hard_only", n)))  # hard_only first
 START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
 TARGET_RATIO = 0.8  # the best KD recipe's test WER against hard_only's
+LEVELLED = 0.02  # hard_only's dev WER moving less than this (relative) over the budget's last quarter: levelled off
 RECORDS = HERE / "comparison_runs"
 
 
@@ -58,9 +59,12 @@ def run_method(method: str, seed: int, work: Path, overrides: list[str], resume:
     """Train (or reuse) one run and record it; returns its record. ``in_process=False``: in a child process."""
     wanted = fingerprint(method, seed, overrides)
     record = read_record(records, method, seed)
-    if record is not None and record["fingerprint"] == wanted:
-        return record
     out = run_dir(work, method, seed)
+    if record is not None and record["fingerprint"] == wanted:
+        if "dev_curve" not in record and (out / "log.jsonl").is_file():  # a record written before curves were kept
+            write_record(records, {**record, "dev_curve": dev_curve(out)})
+            record = read_record(records, method, seed)
+        return record
     metrics, found = out / "metrics.json", out / "fingerprint.json"
     if metrics.is_file() and found.is_file() and json.loads(found.read_text()) != wanted:
         changed = stale_parts(json.loads(found.read_text()), wanted)
@@ -79,9 +83,15 @@ def run_method(method: str, seed: int, work: Path, overrides: list[str], resume:
         else:
             _run_child(HERE / f"{method}.yaml", run_overrides, resume, out)
     record = {"method": method, "seed": seed, "fingerprint": wanted, "metrics": json.loads(metrics.read_text()),
-              "facts": run_facts(out), "hardware": hardware()}
+              "facts": run_facts(out), "hardware": hardware(), "dev_curve": dev_curve(out)}
     write_record(records, record)
     return record
+
+
+def dev_curve(directory: Path) -> list[list[float]]:
+    """[update, dev WER] at every evaluation of a run, from its log.jsonl."""
+    rows = [json.loads(line) for line in (directory / "log.jsonl").read_text().splitlines() if line.strip()]
+    return [[row["update"], row["wer"]] for row in rows if row.get("split") == "dev" and "wer" in row]
 
 
 def sha256_of(paths: list[Path]) -> str:
@@ -213,7 +223,9 @@ def hardware() -> str:
     return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
-def summarise(method: str, runs: dict[int, dict], facts: dict, hardware_note: str) -> dict:
+def summarise(method: str, runs: dict[int, dict], facts: dict, hardware_note: str,
+              curves_by_seed: dict[int, list] | None = None) -> dict:
+    curves_by_seed = curves_by_seed or {}
     seeds = sorted(runs)
     row: dict = {}
     for split in SPLITS:
@@ -224,7 +236,23 @@ def summarise(method: str, runs: dict[int, dict], facts: dict, hardware_note: st
     row.update(seeds=seeds, params=facts["params"], teacher_params=facts["teacher_params"],
                teachers=facts["teachers"], updates=runs[seeds[0]]["updates"],
                audio_hours_seen=statistics.fmean(runs[s]["audio_hours_seen"] for s in seeds), hardware=hardware_note)
+    curves = [dict(map(tuple, curves_by_seed[s])) for s in seeds if curves_by_seed.get(s)]
+    shared = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    row["dev_curve"] = [[update, statistics.fmean(c[update] for c in curves)] for update in shared]
     return row
+
+
+def levelling(row: dict) -> dict | None:
+    """How much a method's (seed-mean) dev WER still moved over the last quarter of the budget: the evidence that
+    the budget is where hard_only has levelled off (LEVELLED: relative change below that fraction)."""
+    curve = row.get("dev_curve") or []
+    if len(curve) < 2:
+        return None
+    last_update, last_wer = curve[-1]
+    start_update, start_wer = min(curve, key=lambda point: abs(point[0] - 0.75 * last_update))
+    change = (last_wer - start_wer) / max(start_wer, 1e-9)
+    return {"from_update": start_update, "from_dev_wer": start_wer, "to_update": last_update, "to_dev_wer": last_wer,
+            "relative_change": change, "threshold": LEVELLED, "levelled": abs(change) < LEVELLED}
 
 
 def best_kd(methods: dict[str, dict]) -> str | None:
@@ -260,6 +288,16 @@ def render(comparison: dict) -> str:
         lines += ["", f"Best KD recipe by dev WER: `{best}`; its test WER is {ratio:.2f}x hard_only's "
                   f"(target <= {TARGET_RATIO}x with a student <= 1/8 of its teacher"
                   + (f", here {size:.3f}" if size else "") + f"): {verdict}."]
+    level = comparison.get("levelling")
+    if level:
+        verdict = ("levelled off" if level["levelled"] else
+                   "NOT levelled off: the budget is too short for the comparison to count")
+        lines += ["", f"Budget check: hard_only's dev WER {level['from_dev_wer'] * 100:.1f}% at update "
+                  f"{level['from_update']} -> {level['to_dev_wer'] * 100:.1f}% at {level['to_update']} over the "
+                  f"budget's last quarter ({level['relative_change'] * 100:+.1f}% relative; levelled off when within "
+                  f"{level['threshold'] * 100:.0f}%): {verdict}."]
+    if comparison.get("plot"):
+        lines += ["", f"![dev WER by update, every method]({comparison['plot']})"]
     if comparison.get("missing_runs"):
         lines += ["", f"Incomplete: still to run {', '.join(comparison['missing_runs'])} "
                   "(`compare.py` with the same overrides picks up from the records)."]
@@ -281,18 +319,63 @@ def collect(records: Path, methods: list[str], overrides: list[str], budget: str
                 stale.append(f"{method}/seed{record['seed']} ({stale_parts(record['fingerprint'], current)} changed)")
         if used:
             where = "; ".join(dict.fromkeys(r["hardware"] for r in used))
-            rows[method] = summarise(method, {r["seed"]: r["metrics"] for r in used}, used[0]["facts"], where)
+            rows[method] = summarise(method, {r["seed"]: r["metrics"] for r in used}, used[0]["facts"], where,
+                                     {r["seed"]: r.get("dev_curve") for r in used})
             machines += [r["hardware"] for r in used]
     if stale:
         print(f"not reused (stale records): {', '.join(stale)}", file=sys.stderr)
     return {"budget": budget, "hardware": "; ".join(dict.fromkeys(machines)) or hardware(),
-            "best_method": best_kd(rows), "methods": rows}
+            "best_method": best_kd(rows), "levelling": levelling(rows["hard_only"]) if "hard_only" in rows else None,
+            "methods": rows}
+
+
+def describe_budget(overrides: list[str]) -> str:
+    """The budget every run shares, in words, from the resolved hard_only recipe (plus the overrides given)."""
+    from speechdistill.distill.config import load_distill_config
+
+    config = load_distill_config(HERE / "hard_only.yaml", overrides)
+    train, augment = config.train, config.augment
+    hours = train.max_updates * train.batch_seconds / 3600
+    text = (f"{train.max_updates} updates of {train.batch_seconds:g} s of padded audio (~{hours:.0f} h; lr "
+            f"{train.lr:g}, {train.warmup_updates} warm-up updates), student {config.student.family} "
+            f"{config.student.size}, speed factors {list(augment.speed_factors)}")
+    return text + (f"; overrides: `{' '.join(overrides)}`" if overrides else "")
+
+
+def write_plot(path: Path, comparison: dict) -> Path:
+    """Dev WER against updates, one line per method (seed mean), drawn on matplotlib's Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.5), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for name, row in comparison["methods"].items():
+        curve = row.get("dev_curve") or []
+        if curve:
+            style = {"color": "black", "linewidth": 2} if name == "hard_only" else {"linewidth": 1}
+            axes.plot([u for u, _ in curve], [w * 100 for _, w in curve], marker=".", label=name, **style)
+    axes.set_xlabel("update")
+    axes.set_ylabel("dev WER (%)")
+    axes.set_ylim(0, 110)
+    axes.set_title(f"Method comparison, dev WER by update ({comparison['hardware']})", fontsize=8)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    scratch = path.with_name(f".{path.name}.tmp")
+    figure.savefig(str(scratch), format="png")
+    os.replace(scratch, path)
+    return path
 
 
 def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
     from speechdistill.io import atomic_write_text
     from speechdistill.markdown import replace_section
 
+    plot = json_path.with_suffix(".png")
+    if any(row.get("dev_curve") for row in comparison["methods"].values()):
+        write_plot(plot, comparison)
+        comparison = {**comparison, "plot": os.path.relpath(plot, results_md.parent)}
     atomic_write_text(json_path, json.dumps(comparison, indent=2) + "\n")
     text = results_md.read_text() if results_md.is_file() else "# Results: synthetic voice commands\n"
     atomic_write_text(results_md, replace_section(text, START, END, render(comparison)))
@@ -341,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=HERE / "comparison.json", help=argparse.SUPPRESS)
     parser.add_argument("--results-md", type=Path, default=HERE / "RESULTS.md", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    budget = " ".join(args.overrides) or "the recipes' own (_base.yaml)"
+    budget = describe_budget(args.overrides)
 
     def go(runs: list[tuple[str, int]]) -> None:
         run_all(runs, args.work, args.overrides, args.resume, args.jobs, args.records)

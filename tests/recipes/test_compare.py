@@ -135,3 +135,41 @@ def test_a_work_folder_run_of_other_settings_is_refused(compared, tmp_path):
     (run / "fingerprint.json").write_text(json.dumps({"recipe": "other", "teachers": {}, "train_texts": "x"}))
     with pytest.raises(RuntimeError, match="holds a run of other settings .*recipe, train_texts changed"):
         module.run_method("hard_only", 0, tmp_path / "work", overrides, False, records=tmp_path / "records")
+
+
+def test_records_keep_the_dev_curve_and_the_plot_is_drawn(compared):
+    _, tmp, comparison, text = compared
+    record = json.loads((tmp / "records" / "frame_kl" / "seed0.json").read_text())
+    assert [update for update, _ in record["dev_curve"]] == [2]
+    assert comparison["methods"]["frame_kl"]["dev_curve"][0][1] == pytest.approx(
+        sum(json.loads((tmp / "records" / "frame_kl" / f"seed{s}.json").read_text())["dev_curve"][0][1]
+            for s in (0, 1)) / 2)
+    assert (tmp / "comparison.png").read_bytes()[:4] == b"\x89PNG" and "(comparison.png)" in text
+    assert comparison["levelling"] is None  # one evaluation: nothing to judge
+    assert "Budget: 2 updates of" in text
+
+
+def test_levelling_judges_the_last_quarter_of_the_budget(compared):
+    module = compared[0]
+    curve = [[250, 0.9], [500, 0.7], [750, 0.505], [1000, 0.5]]
+    level = module.levelling({"dev_curve": curve})
+    assert (level["from_update"], level["to_update"], level["levelled"]) == (750, 1000, True)
+    assert level["relative_change"] == pytest.approx(-0.005 / 0.505)
+    still_falling = module.levelling({"dev_curve": [[500, 0.7], [750, 0.6], [1000, 0.55]]})
+    assert not still_falling["levelled"]
+    comparison = {"budget": "b", "hardware": "h", "best_method": None, "levelling": still_falling,
+                  "methods": {"hard_only": {"dev_wer": 0.55, "dev_wer_per_seed": [0.55], "seeds": [0], "params": 1e6}}}
+    assert "NOT levelled off" in module.render(comparison) and "-8.3% relative" in module.render(comparison)
+
+
+def test_a_record_without_a_dev_curve_gets_it_from_its_work_folder(compared, tmp_path):
+    module, tmp, _, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    records = tmp_path / "records"
+    (records / "hard_only").mkdir(parents=True)
+    record = json.loads((tmp / "records" / "hard_only" / "seed0.json").read_text())
+    del record["dev_curve"]
+    (records / "hard_only" / "seed0.json").write_text(json.dumps(record))
+    again = module.run_method("hard_only", 0, tmp / "work", overrides, False, records=records)
+    assert [update for update, _ in again["dev_curve"]] == [2]
+    assert json.loads((records / "hard_only" / "seed0.json").read_text())["dev_curve"] == again["dev_curve"]
