@@ -90,8 +90,9 @@ def run_method(method: str, seed: int, work: Path, overrides: list[str], resume:
 
 def dev_curve(directory: Path) -> list[list[float]]:
     """[update, dev WER] at every evaluation of a run, from its log.jsonl."""
-    rows = [json.loads(line) for line in (directory / "log.jsonl").read_text().splitlines() if line.strip()]
-    return [[row["update"], row["wer"]] for row in rows if row.get("split") == "dev" and "wer" in row]
+    from speechdistill.train.loop import read_log
+
+    return [[row["update"], row["wer"]] for row in read_log(directory) if row.get("split") == "dev" and "wer" in row]
 
 
 def sha256_of(paths: list[Path]) -> str:
@@ -347,6 +348,8 @@ def write_plot(path: Path, comparison: dict) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from speechdistill.io import atomic_write
+
     figure = Figure(figsize=(7, 4.5), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -362,10 +365,7 @@ def write_plot(path: Path, comparison: dict) -> Path:
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=7)
     figure.tight_layout()
-    scratch = path.with_name(f".{path.name}.tmp")
-    figure.savefig(str(scratch), format="png")
-    os.replace(scratch, path)
-    return path
+    return atomic_write(path, lambda tmp: figure.savefig(str(tmp), format="png"))
 
 
 def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
