@@ -21,12 +21,11 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from speechdistill.data.errors import SkipReport
 from speechdistill.data.manifests import read_manifest
 from speechdistill.data.records import Utterance
 from speechdistill.io import atomic_write_text
+from speechdistill.progress import progress_bar
 
 SPLITS = {"train_clean_100": "train-clean-100", "train_clean_360": "train-clean-360",
           "train_other_500": "train-other-500", "dev_clean": "dev-clean", "dev_other": "dev-other",
@@ -92,7 +91,7 @@ def pseudo_label(teacher: str, source: Path, out: Path, *, device: str = "cpu", 
     utterances = audio_files(source)
     texts = []
     chunk = 64
-    for start in tqdm(range(0, len(utterances), chunk), desc="pseudo-labelling", unit="batch"):
+    for start in progress_bar(range(0, len(utterances), chunk), desc="pseudo-labelling", unit="batch"):
         paths = [str(u.audio_path) for u in utterances[start:start + chunk]]
         texts.extend(recognizer.transcribe(paths, batch_seconds=batch_seconds))
     labelled = [Utterance(u.id, u.audio_path, u.duration_s, text, u.speaker) for u, text in zip(utterances, texts)]

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..config import config_to_dict
 from ..data.audio import load_audio
@@ -28,6 +27,7 @@ from ..data.errors import DataError, SkipReport
 from ..data.manifests import read_manifest
 from ..data.records import Utterance
 from ..decode.beam import BeamSearchOptions
+from ..progress import progress_bar
 from ..teachers import build_vocab_bridge, load_teacher
 from ..teachers.base import HFTeacher, TeacherOutput
 from ..text import Vocabulary
@@ -90,7 +90,7 @@ def build_cache(config: CacheConfig, *, rank: int | None = None, world_size: int
                 after_shard: ShardHook | None = None, progress: bool = False) -> BuildResult:
     """Compute this process's missing shards of the cache ``config`` describes; write the index if all exist.
 
-    ``after_shard(i)`` is called after shard i is written (tests); ``progress``: a tqdm bar of this process's
+    ``after_shard(i)`` is called after shard i is written (tests); ``progress``: a progress bar of this process's
     utterances (shards already written count as done). A cache directory holding a
     cache for another manifest, teacher or settings is refused (CacheMismatchError naming the difference).
     """
@@ -110,7 +110,7 @@ def build_cache(config: CacheConfig, *, rank: int | None = None, world_size: int
     written, reused = [], []
     mine = range(rank, len(plan), world_size)
     desc = "cache" if world_size == 1 else f"cache rank {rank}/{world_size}"
-    with tqdm(total=sum(len(plan[i]) for i in mine), desc=desc, unit="utt", disable=not progress) as bar:
+    with progress_bar(total=sum(len(plan[i]) for i in mine), desc=desc, unit="utt", disable=not progress) as bar:
         for i in mine:
             if _shard_done(out_dir, i, meta["key"]["digest"]):
                 reused.append(i)

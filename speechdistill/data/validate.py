@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .. import SAMPLE_RATE_HZ
+from ..progress import progress_bar
 from .audio import load_audio
 from .errors import DataError, SkipReport
 from .records import Utterance
@@ -25,7 +24,7 @@ def validate_audio(utterances: Sequence[Utterance], report: SkipReport | None = 
     """Decode each utterance's audio (``load_audio``) and return the ones that decode cleanly, in order.
 
     A corrupt, empty, non-finite or too long file raises a DataError naming it (``report`` None or
-    policy 'raise') or is recorded in ``report``. ``progress`` None shows a tqdm bar for
+    policy 'raise') or is recorded in ``report``. ``progress`` None shows a progress bar for
     ``PROGRESS_MIN_ITEMS`` files or more; ``jobs`` > 1 decodes in threads (soundfile and torch release the GIL).
     """
     report = report if report is not None else SkipReport("raise")
@@ -35,8 +34,8 @@ def validate_audio(utterances: Sequence[Utterance], report: SkipReport | None = 
     errors = pool.map(check, utterances) if pool is not None else map(check, utterances)
     good = []
     try:
-        for utt, error in zip(utterances, tqdm(errors, total=len(utterances), disable=not show,
-                                               desc="checking audio", unit="file")):
+        for utt, error in zip(utterances, progress_bar(errors, total=len(utterances), disable=not show,
+                                                       desc="checking audio", unit="file")):
             if error is None:
                 good.append(utt)
             else:

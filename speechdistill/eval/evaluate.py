@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..data.audio import load_audio
 from ..data.batching import duration_batches
 from ..data.errors import DataError, SkipReport
@@ -26,6 +24,7 @@ from ..data.validate import skip_report_path
 from ..decode.beam import BeamSearchOptions
 from ..inference import DecodeOptions, Recognizer, load
 from ..io import atomic_write_text
+from ..progress import is_terminal, progress_bar
 from ..text import WORD_DELIMITER
 from .analysis import BOOTSTRAP_RESAMPLES, TOP_SUBSTITUTIONS, CorpusScore, bootstrap_wer_ci, score_corpus
 from .lexicon import resolve_lexicon
@@ -160,7 +159,8 @@ def transcribe_utterances(recognizer: Recognizer, utterances: list[Utterance], r
     batches = duration_batches([u.duration_s for u in utterances], batch_seconds, seed=0, shuffle=False)
     hyps: dict[str, str] = {}
     audio_s = model_s = 0.0
-    for indices in tqdm(batches, desc="evaluating", unit="batch", disable=True if progress is False else None):
+    show = progress if progress is not None else is_terminal()
+    for indices in progress_bar(batches, desc="evaluating", unit="batch", disable=not show):
         loaded = [(utterances[i], _load(utterances[i], recognizer, report)) for i in indices]
         loaded = [(u, audio) for u, audio in loaded if audio is not None]
         if not loaded:

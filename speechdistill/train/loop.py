@@ -21,10 +21,10 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from ..data.batching import DurationBatchSampler
 from ..data.dataset import Batch, UtteranceDataset, collate
+from ..progress import Progress, progress_bar
 from .checkpoint import load_checkpoint, save_checkpoint
 from .schedule import build_optimizer, warmup_cosine
 from .writer import MetricWriter
@@ -159,8 +159,8 @@ class _Loop:
 
     def run(self) -> TrainResult:
         opt, state = self.opt, self.state
-        bar = tqdm(total=opt.max_updates, initial=state["update"], desc="train", unit="upd",
-                   disable=not self.acc.is_main_process, dynamic_ncols=True)
+        bar = progress_bar(total=opt.max_updates, initial=state["update"], desc="train", unit="upd",
+                           disable=not self.acc.is_main_process)
         stopped_early = False
         while state["update"] < opt.max_updates and not stopped_early:
             stopped_early = self._epoch(bar)
@@ -181,7 +181,7 @@ class _Loop:
                           num_workers=self.opt.num_workers, generator=generator,
                           persistent_workers=False)
 
-    def _epoch(self, bar: tqdm) -> bool:
+    def _epoch(self, bar: Progress) -> bool:
         """Run (the rest of) one epoch; return True when the wall-clock limit stopped the run."""
         opt, state = self.opt, self.state
         micro = 0
@@ -214,7 +214,7 @@ class _Loop:
             self.acc.backward(out.loss / self.opt.grad_accum)
         return {"loss": float(out.loss.detach()), **out.terms}
 
-    def _update(self, terms: dict[str, float], bar: tqdm) -> None:
+    def _update(self, terms: dict[str, float], bar: Progress) -> None:
         opt, state = self.opt, self.state
         grad_norm = self.acc.clip_grad_norm_(self.model.parameters(), opt.clip_norm)
         self.optimizer.step()

@@ -19,11 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ... import SAMPLE_RATE_HZ
 from ...io import atomic_write_text
 from ...markers import Marker, write_marker
+from ...progress import progress_bar
 from ...text import Vocabulary, normalize_text
 from ...threads import torch_threads
 from ..audio import audio_duration_s
@@ -150,7 +149,7 @@ def render_all(opts: SynthOptions, plans: list[UtterancePlan],
         _say(opts, f"resuming: {len(durations)} of {len(plans)} files already rendered")
     rendered_s = 0.0
     with _render_stream(opts, todo) as results, \
-            tqdm(total=len(todo), unit="utt", desc="synthesising", disable=not opts.progress or not todo) as bar:
+            progress_bar(total=len(todo), unit="utt", desc="synthesising", disable=not opts.progress or not todo) as bar:
         for path, seconds in results:
             durations[path] = seconds
             rendered_s += seconds
