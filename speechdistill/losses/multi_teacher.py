@@ -52,6 +52,9 @@ from .base import (
 from .frame_kl import TeacherPosteriors
 
 Confidence = Callable[[TeacherOutput], torch.Tensor]
+# (loss sections, context, where) -> name -> (weight, loss): how the combined terms are built. The loss
+# registry passes its own builder in, so this module never imports the registry that lists it.
+TermsBuilder = Callable[[Mapping, LossContext, str], dict[str, tuple[float, DistillationLoss]]]
 
 
 @dataclass(frozen=True)
@@ -185,33 +188,36 @@ class BestTeacher(DistillationLoss):
         return LossResult(total, stats)
 
 
-def build_multi_teacher(config: MultiTeacherConfig, context: LossContext) -> DistillationLoss:
-    """The combiner for ``config.mode`` (a table lookup, so no mode switch runs inside the loop)."""
-    return _BUILDERS[config.mode](config, context)
+def build_multi_teacher(config: MultiTeacherConfig, context: LossContext,
+                        build_terms: TermsBuilder) -> DistillationLoss:
+    """The combiner for ``config.mode`` (a table lookup, so no mode switch runs inside the loop).
+
+    ``build_terms`` builds each loss section the combiner holds (the registry's ``build_terms``, nested).
+    """
+    return _BUILDERS[config.mode](config, context, build_terms)
 
 
-def _terms(section: dict, context: LossContext, teacher: str | None, where: str) -> dict[str, tuple[float, DistillationLoss]]:
-    from .registry import build_terms  # the registry lists this module, so import it when building
+def _terms(build_terms: TermsBuilder, section: dict, context: LossContext, teacher: str | None,
+           where: str) -> dict[str, tuple[float, DistillationLoss]]:
+    return build_terms(section, replace(context, teacher=teacher), where)
 
-    return build_terms(section, replace(context, teacher=teacher), where, nested=True)
 
-
-def _fixed(config: MultiTeacherConfig, context: LossContext) -> DistillationLoss:
+def _fixed(config: MultiTeacherConfig, context: LossContext, build_terms: TermsBuilder) -> DistillationLoss:
     return WeightedSum({name: (t.weight, PickTeacher(name, WeightedSum(
-        _terms(t.losses, context, name, f"multi_teacher.teachers.{name}.losses"))))
+        _terms(build_terms, t.losses, context, name, f"multi_teacher.teachers.{name}.losses"))))
         for name, t in config.teachers.items()})
 
 
-def _average(config: MultiTeacherConfig, context: LossContext) -> DistillationLoss:
-    terms = WeightedSum(_terms(config.losses, context, None, "multi_teacher.losses"))
+def _average(config: MultiTeacherConfig, context: LossContext, build_terms: TermsBuilder) -> DistillationLoss:
+    terms = WeightedSum(_terms(build_terms, config.losses, context, None, "multi_teacher.losses"))
     return PosteriorAverage({name: t.weight for name, t in config.teachers.items()}, terms, context.vocab,
                             config.unknown_to_unk)
 
 
-def _best(config: MultiTeacherConfig, context: LossContext) -> DistillationLoss:
+def _best(config: MultiTeacherConfig, context: LossContext, build_terms: TermsBuilder) -> DistillationLoss:
     per_teacher, weights = {}, {}
     for name in config.teachers:
-        built = _terms(config.losses, context, name, "multi_teacher.losses")
+        built = _terms(build_terms, config.losses, context, name, "multi_teacher.losses")
         for loss_name, (weight, loss) in built.items():
             if not isinstance(loss, ItemwiseLoss):
                 raise ValueError(f"best mode: {loss_name} has no per-item form")

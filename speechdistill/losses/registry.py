@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..config import ConfigError, build_config
@@ -40,13 +41,18 @@ class LossSpec:
     hard: bool = False
 
 
+def _build_multi_teacher(config: MultiTeacherConfig, context: LossContext) -> DistillationLoss:
+    """``build_multi_teacher`` with this registry building its terms (nested: no hard terms, no teacher keys)."""
+    return build_multi_teacher(config, context, partial(build_terms, nested=True))
+
+
 LOSSES: dict[str, LossSpec] = {
     "ctc": LossSpec(CTCConfig, CTCLoss.build, hard=True),
     "frame_kl": LossSpec(FrameKLConfig, FrameKLLoss.build),
     "sequence_kd": LossSpec(SequenceKDConfig, SequenceKDLoss.build),
     "feature": LossSpec(FeatureConfig, FeatureLoss.build),
     "attention": LossSpec(AttentionConfig, AttentionLoss.build),
-    "multi_teacher": LossSpec(MultiTeacherConfig, build_multi_teacher),
+    "multi_teacher": LossSpec(MultiTeacherConfig, _build_multi_teacher),
 }
 
 
