@@ -1,4 +1,5 @@
-"""Kaldi log-mel filterbank features, batched over padded waveforms, matching what sherpa-onnx computes.
+"""Model inputs from padded waveform batches: Kaldi log-mel filterbanks matching what sherpa-onnx computes,
+and the per-utterance waveform normalisation that wav2vec2 models (teachers and students alike) take.
 
 sherpa-onnx's offline CTC recognisers (zipformer-CTC among them) compute features themselves with
 kaldi-native-fbank, configured from ``FeatureExtractorConfig`` (sherpa-onnx/csrc/features.h) in
@@ -15,7 +16,8 @@ kaldi-native-fbank, configured from ``FeatureExtractorConfig`` (sherpa-onnx/csrc
 :func:`kaldi_fbank` is the training-side implementation: the same arithmetic as
 ``torchaudio.compliance.kaldi.fbank`` (mel banks from torchaudio), vectorised over a padded batch so it
 runs as a few large kernels on GPU. :func:`reference_fbank` runs kaldi-native-fbank configured as
-sherpa-onnx configures it, for parity tests and offline checks.
+sherpa-onnx configures it, for parity tests and offline checks. :func:`normalize_waveforms` is what
+``Wav2Vec2FeatureExtractor`` does to raw samples, done on the padded batch.
 """
 
 from __future__ import annotations
@@ -99,6 +101,18 @@ def _kaldi_fbank(waveforms: torch.Tensor, lengths: torch.Tensor, config: FbankCo
     features = mel.clamp(min=LOG_FLOOR).log()
     valid = torch.arange(frames, device=x.device)[None, :] < frame_lengths[:, None]
     return features * valid[..., None].to(features.dtype), frame_lengths
+
+
+def normalize_waveforms(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Zero-mean unit-variance per utterance over its valid samples, as Wav2Vec2FeatureExtractor does.
+
+    waveforms: (B, S) float, zero padded; lengths: (B,) valid samples. Returns (B, S) with padding kept at 0.
+    """
+    mask = torch.arange(waveforms.shape[1], device=waveforms.device)[None, :] < lengths[:, None]
+    count = lengths.clamp(min=1)[:, None].to(waveforms.dtype)
+    mean = (waveforms * mask).sum(1, keepdim=True) / count
+    var = (((waveforms - mean) * mask) ** 2).sum(1, keepdim=True) / count
+    return ((waveforms - mean) / torch.sqrt(var + 1e-7)) * mask
 
 
 def knf_options(config: FbankConfig = DEFAULT_FBANK):

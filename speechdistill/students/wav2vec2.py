@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
 
 from .. import SAMPLE_RATE_HZ
-from ..teachers.train_wav2vec2 import normalize_waveforms
+from ..features import normalize_waveforms
 from .base import StudentOutput, frame_mask, resolve_layers, zero_padding
 
 

@@ -25,6 +25,7 @@ from ..data.batching import duration_batches
 from ..data.dataset import Batch, UtteranceDataset, collate
 from ..decode.greedy import greedy_decode
 from ..eval.metrics import cer, wer
+from ..features import normalize_waveforms
 from ..text import BLANK, UNK, WORD_DELIMITER, Vocabulary
 from ..train.loop import StepOutput
 
@@ -50,15 +51,6 @@ def build_wav2vec2(vocab: Vocabulary, overrides: dict[str, Any]) -> Wav2Vec2ForC
     config = Wav2Vec2Config(vocab_size=len(vocab), pad_token_id=vocab.blank_id, ctc_loss_reduction="mean",
                             ctc_zero_infinity=True, **settings)
     return Wav2Vec2ForCTC(config)
-
-
-def normalize_waveforms(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Zero-mean unit-variance per utterance over its valid samples, as Wav2Vec2FeatureExtractor does."""
-    mask = torch.arange(waveforms.shape[1], device=waveforms.device)[None, :] < lengths[:, None]
-    count = lengths.clamp(min=1)[:, None].to(waveforms.dtype)
-    mean = (waveforms * mask).sum(1, keepdim=True) / count
-    var = (((waveforms - mean) * mask) ** 2).sum(1, keepdim=True) / count
-    return ((waveforms - mean) / torch.sqrt(var + 1e-7)) * mask
 
 
 def _inputs(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,5 @@
-"""Training-side fbank (speechdistill.features) against kaldi-native-fbank configured as sherpa-onnx does."""
+"""Training-side features (speechdistill.features): fbank against kaldi-native-fbank configured as sherpa-onnx
+does, and the wav2vec2 waveform normalisation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import pytest
 import torch
 import torchaudio.compliance.kaldi as tak
 
-from speechdistill.features import FbankConfig, kaldi_fbank, knf_options, num_frames, reference_fbank
+from speechdistill.features import (
+    FbankConfig,
+    kaldi_fbank,
+    knf_options,
+    normalize_waveforms,
+    num_frames,
+    reference_fbank,
+)
 from tests.students.helpers import padded_batch
 
 # Log-mel units (natural log of power). Measured max difference to kaldi-native-fbank: ~1.2e-4.
@@ -58,3 +66,11 @@ def test_frame_count_formula(snip_edges):
     samples = torch.tensor([0, 1, 79, 80, 239, 240, 399, 400, 401, 559, 560, 16_000])
     expected = [reference_fbank(np.zeros(int(n), np.float32) + 0.1, config).shape[0] for n in samples]
     assert num_frames(samples, config).tolist() == expected
+
+
+def test_waveform_normalisation_ignores_padding():
+    x = torch.tensor([[1.0, 2.0, 3.0, 0.0], [1.0, 1.0, 5.0, 5.0]])
+    out = normalize_waveforms(x, torch.tensor([3, 4]))
+    assert out[0, 3] == 0
+    torch.testing.assert_close(out[0, :3].mean(), torch.tensor(0.0), atol=1e-6, rtol=0)
+    torch.testing.assert_close(out[1].std(unbiased=False), torch.tensor(1.0), atol=1e-3, rtol=0)

@@ -8,7 +8,7 @@ from transformers import AutoModelForCTC, AutoProcessor
 from speechdistill.cli import main
 from speechdistill.data.manifests import write_nemo_manifest
 from speechdistill.markers import read_marker
-from speechdistill.teachers.train_wav2vec2 import DEFAULT_WAV2VEC2, build_wav2vec2, normalize_waveforms
+from speechdistill.teachers.train_wav2vec2 import DEFAULT_WAV2VEC2, build_wav2vec2
 from speechdistill.text import Vocabulary
 
 from ..conftest import make_tone_utterances
@@ -77,14 +77,6 @@ def test_default_teacher_is_at_least_8x_a_1m_student():
     params = sum(p.numel() for p in model.parameters())
     assert 8e6 <= params <= 10e6, params
     assert DEFAULT_WAV2VEC2["conv_dim"][0] < 512  # slim front end
-
-
-def test_waveform_normalisation_ignores_padding():
-    x = torch.tensor([[1.0, 2.0, 3.0, 0.0], [1.0, 1.0, 5.0, 5.0]])
-    out = normalize_waveforms(x, torch.tensor([3, 4]))
-    assert out[0, 3] == 0
-    torch.testing.assert_close(out[0, :3].mean(), torch.tensor(0.0), atol=1e-6, rtol=0)
-    torch.testing.assert_close(out[1].std(unbiased=False), torch.tensor(1.0), atol=1e-3, rtol=0)
 
 
 def test_overrides_may_follow_flags(tmp_path):
