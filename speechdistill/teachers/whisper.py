@@ -43,8 +43,10 @@ class WhisperTeacher(HFTeacher):
     family = "whisper"
 
     def __init__(self, model: torch.nn.Module, processor, *, name: str, device: str | torch.device = "cpu",
-                 nbest: int = 0, beam_size: int | None = None, language: str = "en"):
+                 nbest: int = 0, beam_size: int | None = None, language: str = "en", window_s: float | None = None):
         labels = whisper_labels(processor.tokenizer, model.config.vocab_size)
+        if window_s is not None:
+            shorten_encoder_window(model, window_s, processor.feature_extractor)
         super().__init__(model, processor, name=name, device=device, labels=labels, nbest=nbest)
         encoder = model.model.encoder
         self.conv_stride = encoder.conv1.stride[0] * encoder.conv2.stride[0]
@@ -132,6 +134,30 @@ class WhisperTeacher(HFTeacher):
     def _candidate(self, tokens: list[int], score: float, eos_ids: set[int]) -> Candidate:
         end = next((i for i, t in enumerate(tokens) if t in eos_ids), len(tokens))
         return spoken_text(self.processor.tokenizer, tokens[:end]), score, tuple(tokens[:end])
+
+
+def shorten_encoder_window(model: torch.nn.Module, window_s: float, feature_extractor) -> None:
+    """Make the encoder take ``window_s`` seconds instead of its trained window (30 s for OpenAI's models).
+
+    Whisper adds a fixed positional embedding per encoder frame and was trained on padded 30 s windows;
+    keeping only the first positions makes the encoder (and the decoder's cross-attention) proportionally
+    cheaper. Outputs change slightly (the padding the model saw in training is shorter), so measure the
+    WER before relying on a shorter window. The model is changed in place (config included).
+    """
+    encoder = model.model.encoder
+    samples_per_frame = encoder.conv1.stride[0] * encoder.conv2.stride[0] * feature_extractor.hop_length
+    frames = math.ceil(window_s * feature_extractor.sampling_rate / samples_per_frame)
+    trained = encoder.embed_positions.num_embeddings
+    if not 1 <= frames <= trained:
+        raise ValueError(f"window_s {window_s:g} must be between {samples_per_frame / feature_extractor.sampling_rate:g} "
+                         f"s and the trained window, {trained * samples_per_frame / feature_extractor.sampling_rate:g} s")
+    if frames == trained:
+        return
+    weight = encoder.embed_positions.weight.detach()[:frames].clone()
+    encoder.embed_positions = torch.nn.Embedding.from_pretrained(weight, freeze=True)
+    model.config.max_source_positions = frames
+    encoder.config.max_source_positions = frames
+    encoder.max_source_positions = frames
 
 
 def spoken_text(tokenizer, tokens: Sequence[int]) -> str:

