@@ -44,6 +44,7 @@ class CacheConfig:
     dtype: teacher parameter dtype. on_error: bad manifest lines or audio raise, or are skipped and listed
     in skipped.jsonl. student_vocab: vocab.json (file or directory) of the student the teacher->student
     label map is built for (None: the default character vocabulary); unknown_to_unk as in build_vocab_bridge.
+    window_s: Whisper teachers only: encoder window in seconds (None: the model's own, 30 s for OpenAI's).
     """
 
     teacher: str
@@ -64,6 +65,7 @@ class CacheConfig:
     on_error: ErrorPolicy = "raise"
     student_vocab: str | None = None
     unknown_to_unk: bool = False
+    window_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("top_k", "nbest"):
@@ -78,6 +80,8 @@ class CacheConfig:
             raise ValueError(f"feature_dim must be >= 1, got {self.feature_dim}")
         if self.batch_seconds <= 0:
             raise ValueError(f"batch_seconds must be positive, got {self.batch_seconds}")
+        if self.window_s is not None and self.window_s <= 0:
+            raise ValueError(f"window_s must be positive, got {self.window_s}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         object.__setattr__(self, "hidden_layers", tuple(int(x) for x in self.hidden_layers))
@@ -89,11 +93,14 @@ class CacheConfig:
         (the builder adds the student labels); device and batch_seconds change results only within
         floating-point noise and are left out.
         """
-        return {"top_k": self.top_k, "nbest": self.nbest, "beam_size": self.beam_size,
-                "hidden_layers": list(self.hidden_layers), "attentions": self.attentions,
-                "feature_dim": self.feature_dim, "projection_seed": self.projection_seed,
-                "time_pool": self.time_pool, "shard_size": self.shard_size, "dtype": self.dtype,
-                "unknown_to_unk": self.unknown_to_unk}
+        settings = {"top_k": self.top_k, "nbest": self.nbest, "beam_size": self.beam_size,
+                    "hidden_layers": list(self.hidden_layers), "attentions": self.attentions,
+                    "feature_dim": self.feature_dim, "projection_seed": self.projection_seed,
+                    "time_pool": self.time_pool, "shard_size": self.shard_size, "dtype": self.dtype,
+                    "unknown_to_unk": self.unknown_to_unk}
+        if self.window_s is not None:  # only when set, so that keys of earlier caches stay valid
+            settings["window_s"] = self.window_s
+        return settings
 
 
 def check_augment_compatible(augment) -> None:

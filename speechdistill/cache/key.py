@@ -78,6 +78,10 @@ def teacher_description(spec: str | Path) -> dict:
 
 
 def _local_dir(spec: str | Path) -> Path | None:
+    from ..teachers.packaged import is_packaged_name, resolve_packaged
+
+    if is_packaged_name(spec):  # a packaged teacher: its converted directory (the weights' hash identifies it)
+        return resolve_packaged(str(spec))
     path = Path(spec).expanduser()
     if path.is_dir():
         return path

