@@ -24,6 +24,16 @@ def _decoder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lm-weight", type=float, default=2.0)
     parser.add_argument("--beam-size", type=int, help="beams (default: 50 for CTC, 5 for Whisper)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--window-s", type=_positive_seconds, metavar="S",
+                        help="Whisper teachers: encoder window in seconds (default: the model's own, 30 s for "
+                             "OpenAI's); shorter is faster, measure the WER")
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,6 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _decoder_arguments(tr)
     tr.add_argument("audio", nargs="+", type=Path, help="audio files")
     tr.add_argument("--timestamps", action="store_true", help="add word@start-end (seconds), CTC models only")
+    tr.add_argument("--stream", action="store_true",
+                    help="streaming bundle: feed the audio in pieces, print partial results (stderr) and one "
+                         "path<TAB>start<TAB>end<TAB>text line per endpointed utterance; '-' reads raw 16-bit "
+                         "16 kHz mono PCM from stdin")
+    tr.add_argument("--piece-ms", type=float, default=100.0, help="--stream: audio fed per step, in ms")
+    tr.add_argument("--no-endpoint", dest="endpoint", action="store_false",
+                    help="--stream: one utterance per input, no endpointing")
     tr.set_defaults(handler=_transcribe)
 
 
@@ -51,7 +68,7 @@ def _eval(args: argparse.Namespace) -> int:
         model=args.model, manifest=str(args.manifest), decoder=args.decoder, lexicon=args.lexicon, lm=args.lm,
         lm_weight=args.lm_weight, beam_size=args.beam_size, normalizer=args.normalizer,
         out=str(args.out) if args.out else None, skip_bad=args.skip_bad, batch_seconds=args.batch_seconds,
-        device=args.device or _default_device(), precision=args.precision)
+        device=args.device or _default_device(), precision=args.precision, window_s=args.window_s)
     result = evaluate(options)
     written = f"  -> {args.out}" if result.files else ""
     print(summary_line(result.metrics) + written)
@@ -66,9 +83,21 @@ def _is_bundle(model: str) -> bool:
     return marker is not None and marker.kind == "bundle"
 
 
+def _is_streaming_bundle(model: str) -> bool:
+    from ..markers import read_marker
+
+    path = Path(model).expanduser()
+    marker = read_marker(path) if path.is_dir() else None
+    return marker is not None and marker.kind == "bundle" and "streaming" in marker.extra
+
+
 def _transcribe(args: argparse.Namespace) -> int:
     import tempfile
 
+    if args.stream or _is_streaming_bundle(args.model):
+        from .stream import transcribe_stream  # numpy + onnxruntime only
+
+        return transcribe_stream(args)
     if _is_bundle(args.model) and args.decoder == "greedy" and not args.timestamps:
         from ..runtime import BundleRecognizer  # the on-device path: numpy + onnxruntime, no torch
 
@@ -80,7 +109,8 @@ def _transcribe(args: argparse.Namespace) -> int:
     from ..eval.evaluate import decode_settings
     from ..inference import load
 
-    recognizer = load(args.model, device=args.device or _default_device(), precision=args.precision)
+    recognizer = load(args.model, device=args.device or _default_device(), precision=args.precision,
+                      window_s=args.window_s)
     paths = [str(p) for p in args.audio]
     with tempfile.TemporaryDirectory() as scratch:  # holds a lexicon built from a manifest
         decode, _ = decode_settings(recognizer, args.model, Path(scratch), decoder=args.decoder,

@@ -85,7 +85,13 @@ def fbank(waveform: np.ndarray, options: FbankOptions = FbankOptions()) -> np.nd
     # Kaldi's repeated mirror at both edges (s < 0 -> -s - 1, s >= S -> 2S - 1 - s) folded into one period.
     index = index % (2 * len(signal))
     index = np.where(index >= len(signal), 2 * len(signal) - 1 - index, index)
-    x = signal[index]
+    return window_fbank(signal[index], options)
+
+
+def window_fbank(x: np.ndarray, options: FbankOptions = FbankOptions()) -> np.ndarray:
+    """(N, num_bins) log-mel features of N windows (N, window_samples) already cut from the signal
+    (:class:`speechdistill.runtime.streaming.OnlineFbank` cuts them as audio arrives)."""
+    window = options.window_samples
     if options.dither:
         x = x + options.dither * np.random.default_rng().standard_normal(x.shape).astype(np.float32)
     if options.remove_dc_offset:

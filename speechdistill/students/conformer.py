@@ -9,9 +9,9 @@ Subsampling: two 3x3 stride-2 Conv2d layers without padding (icefall's conformer
 so ``T' = ((T - 1) // 2 - 1) // 2`` (:func:`subsampled_lengths`); a 7-frame (70 ms) input gives 1 frame.
 
 Streaming students (``streaming: true``, see :mod:`speechdistill.students.streaming`) differ in three places:
-chunked self-attention, causal depthwise convolutions, and a per-frame LayerNorm over the mel bins instead of
-the per-utterance normalisation (which would need the whole utterance); their fbank is computed on samples
-scaled to the int16 range, as sherpa-onnx feeds WeNet-CTC models.
+chunked self-attention, causal depthwise convolutions, and a fixed shift/scale with a learnt per-bin affine
+instead of the per-utterance normalisation (which would need the whole utterance); their fbank is computed on
+samples scaled to the int16 range, as sherpa-onnx feeds WeNet-CTC models.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..data.augment import SpecAugment
 from ..features import FbankConfig, kaldi_fbank
 from .base import StudentOutput, frame_mask, resolve_layers, zero_padding
 from .layers import ConformerBlock, RotaryEmbedding
-from .streaming import FULL_CONTEXT, INT16_SCALE, chunk_attention_mask, sample_chunk_frames
+from .streaming import FULL_CONTEXT, INT16_SCALE, FeatureAffine, chunk_attention_mask, sample_chunk_frames
 
 SUBSAMPLING_FACTOR = 4
 FEATURE_SHIFT_MS = 10.0
@@ -112,8 +112,8 @@ class ConformerCTC(nn.Module):
         super().__init__()
         self.config = config
         self.fbank = FbankConfig(num_bins=config.num_mel_bins)
-        # Streaming students normalise each frame on its own (causal); their fbank reads int16-range samples.
-        self.frame_norm = nn.LayerNorm(config.num_mel_bins) if config.streaming else None
+        # Streaming students normalise features without statistics over time; their fbank reads int16-range samples.
+        self.feature_norm = FeatureAffine(config.num_mel_bins) if config.streaming else None
         self.sample_scale = INT16_SCALE if config.streaming else 1.0
         self.spec_augment = SpecAugment() if config.spec_augment else None
         self.subsampling = Conv2dSubsampling(config.num_mel_bins, config.subsampling_channels, config.d_model)
@@ -164,8 +164,8 @@ class ConformerCTC(nn.Module):
         hidden_wanted = resolve_layers(hidden_layers, self.num_layers)
         attn_wanted = resolve_layers(attention_layers, self.num_layers, first=1, what="attention layer")
         chunk = self.attention_chunk(chunk_frames)
-        if self.frame_norm is not None:
-            x = self.frame_norm(features) * frame_mask(feature_lengths, features.shape[1])[..., None].to(features.dtype)
+        if self.feature_norm is not None:
+            x = self.feature_norm(features) * frame_mask(feature_lengths, features.shape[1])[..., None].to(features.dtype)
         else:
             x = normalize_features(features, feature_lengths)
         if self.spec_augment is not None and self.training:
@@ -202,9 +202,9 @@ class ConformerCTC(nn.Module):
         conv_cache (num_blocks, 1, d_model, kernel - 1); cache_mask (1, 1, R + C) bool ->
         (1, C, V) log-probs and the two new caches (same shapes). See :mod:`speechdistill.students.streaming`.
         """
-        if self.frame_norm is None:
+        if self.feature_norm is None:
             raise ValueError("forward_chunk needs a streaming student (config.streaming: true)")
-        x = self.subsampling(self.frame_norm(features))
+        x = self.subsampling(self.feature_norm(features))
         attn_caches, conv_caches = [], []
         for index, block in enumerate(self.blocks):
             x, attn, conv = block.forward_chunk(x, attn_cache[index], conv_cache[index], cache_mask, self.rotary)

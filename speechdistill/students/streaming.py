@@ -19,12 +19,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 SUBSAMPLING_RIGHT_CONTEXT = 6  # fbank frames past the first one that one subsampled frame reads (7-frame field)
 SUBSAMPLING = 4
 INT16_SCALE = 32768.0  # sherpa-onnx feeds WeNet-CTC models fbank of samples scaled to int16 range
 FULL_CONTEXT = 0  # chunk size meaning "the whole utterance is one chunk"
+# A rough global normalisation of int16-range log-mel (speech frames lie around 0..20, digital silence at
+# log(eps) = -15.9); the learnt per-bin affine of FeatureAffine refines it.
+FEATURE_SHIFT = 8.0
+FEATURE_SCALE = 0.125
+
+
+class FeatureAffine(nn.Module):
+    """Streaming students' feature normalisation: a fixed rough shift/scale, then a learnt per-bin affine.
+
+    Causal (no statistics over time, unlike per-utterance normalisation) and, unlike a per-frame norm, it keeps
+    loudness, so silence and noise stay distinguishable from speech.
+    """
+
+    def __init__(self, num_bins: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(num_bins))
+        self.bias = nn.Parameter(torch.zeros(num_bins))
+
+    def forward(self, features: Tensor) -> Tensor:
+        return (features - FEATURE_SHIFT) * FEATURE_SCALE * self.weight + self.bias
 
 
 def chunk_attention_mask(num_frames: int, chunk_frames: int, left_chunks: int = -1,

@@ -119,7 +119,7 @@ def test_streaming_student_saves_and_loads(tmp_path):
     model = conformer_ctc("0.5m", streaming=True, vocab_size=len(vocab), **TINY).eval()
     save_student(model, vocab, tmp_path / "s")
     loaded = load_student(tmp_path / "s").model
-    assert loaded.config.streaming and loaded.frame_norm is not None
+    assert loaded.config.streaming and loaded.feature_norm is not None
     waveforms, lengths = padded_batch([6_000])
     with torch.no_grad():
         torch.testing.assert_close(loaded(waveforms, lengths).logits, model(waveforms, lengths).logits)
