@@ -46,19 +46,24 @@ class StudentSpec:
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """YAML ``teachers.<name>``: a local model directory or hub id, the dtype to run it in and its beam.
+    """YAML ``teachers.<name>``: a local model directory, hub id or packaged teacher name (``whisper-base``),
+    the dtype to run it in and its beam.
 
     beam_size: beams for N-best lists (CTC flashlight search or Whisper beam search); None keeps the
-    teacher's default.
+    teacher's default. window_s: Whisper teachers only: encoder window in seconds (None: the model's own,
+    30 s for OpenAI's); with ``teacher_source: cache`` it must equal the window the cache was built with.
     """
 
     spec: str
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     beam_size: int | None = None
+    window_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.beam_size is not None and self.beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
+        if self.window_s is not None and self.window_s <= 0:
+            raise ValueError(f"window_s must be positive, got {self.window_s}")
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,8 @@ def open_cached_source(config: DistillConfig, requests: Mapping[str, TeacherRequ
     """``speechdistill.cache.CachedTeacherSource`` over ``config.cache_dirs``, imported only when asked for.
 
     Each cache must have been built from the training manifest and the recipe's teacher (its key is
-    checked; the build settings are not, since the requests check what the losses read).
+    checked; the build settings are not, since the requests check what the losses read) with the
+    teacher's ``window_s``.
     """
     try:
         from ..cache import CachedTeacherSource, expected_key
@@ -131,8 +132,14 @@ def open_cached_source(config: DistillConfig, requests: Mapping[str, TeacherRequ
         raise ConfigError("teacher_source: cache needs speechdistill.cache, which this installation lacks; "
                           "use teacher_source: live") from None
     keys = {name: expected_key(config.data.train, config.teachers[name].spec) for name in requests}
-    return CachedTeacherSource({name: Path(config.cache_dirs[name]) for name in requests}, dict(requests),
-                               device=device, expected_keys=keys)
+    source = CachedTeacherSource({name: Path(config.cache_dirs[name]) for name in requests}, dict(requests),
+                                 device=device, expected_keys=keys)
+    for name, cache in source.caches.items():
+        built_with = cache.meta.get("config", {}).get("window_s")
+        if built_with != config.teachers[name].window_s:
+            raise ConfigError(f"teachers.{name}.window_s is {config.teachers[name].window_s}, but its cache "
+                              f"{cache.directory} was built with window_s {built_with}; set them equal")
+    return source
 
 
 def make_student(spec: StudentSpec, vocab: Vocabulary) -> nn.Module:

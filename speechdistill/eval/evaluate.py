@@ -37,7 +37,8 @@ DEFAULT_BATCH_SECONDS = 60.0
 @dataclass(frozen=True)
 class EvalOptions:
     """What ``speechdistill eval`` does. ``lexicon``: 'auto', 'none', a lexicon file or a training manifest;
-    ``beam_size`` None: the decoder's default; ``progress`` None: a bar when stderr is a terminal."""
+    ``beam_size`` None: the decoder's default; ``progress`` None: a bar when stderr is a terminal;
+    ``window_s``: Whisper teachers only, the encoder window in seconds (None: the model's own)."""
 
     model: str
     manifest: str
@@ -55,10 +56,13 @@ class EvalOptions:
     progress: bool | None = None
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
     seed: int = 0
+    window_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_seconds <= 0:
             raise ValueError(f"--batch-seconds must be positive, got {self.batch_seconds}")
+        if self.window_s is not None and self.window_s <= 0:
+            raise ValueError(f"--window-s must be positive, got {self.window_s}")
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def evaluate(options: EvalOptions) -> EvalResult:
     # the manifest first: an empty or broken one fails before a model is loaded
     utterances = read_manifest(options.manifest, labelled=True, report=report, vocab=None)
     _require_some(utterances, report, options, out)
-    recognizer = load(options.model, device=options.device, precision=options.precision)
+    recognizer = load(options.model, device=options.device, precision=options.precision, window_s=options.window_s)
     with tempfile.TemporaryDirectory() as scratch:
         decode, lexicon_note = decode_settings(
             recognizer, options.model, out or Path(scratch), decoder=options.decoder, lexicon=options.lexicon,
@@ -199,6 +203,7 @@ def _metrics(options: EvalOptions, recognizer: Recognizer, corpus: CorpusScore, 
         "decoder": options.decoder, "beam_size": beam.beam_size if beam else None, "lexicon": lexicon,
         "lm": options.lm, "lm_weight": options.lm_weight if options.lm else None, "normalizer": options.normalizer,
         "bootstrap": {"resamples": options.bootstrap_resamples, "seed": options.seed, "unit": "utterance"},
+        **({"window_s": options.window_s} if options.window_s is not None else {}),
         **timing,
     }
 

@@ -43,19 +43,24 @@ def model_kind(spec: str | Path) -> str:
 
 
 def load(spec: str | Path, *, device: str | torch.device = "cpu", decode: DecodeOptions | None = None,
-         precision: str = "int8", threads: int | None = None) -> Recognizer:
+         precision: str = "int8", threads: int | None = None, window_s: float | None = None) -> Recognizer:
     """A recogniser for a teacher (directory or hub id), a student directory or an exported bundle.
 
     ``precision`` ('int8' or 'fp32') and ``threads`` (onnxruntime intra-op threads) apply to bundles only;
-    a bundle exported without int8 runs in fp32.
+    a bundle exported without int8 runs in fp32. ``window_s`` (seconds, Whisper teachers only) shortens the
+    encoder window (``speechdistill.teachers.whisper.shorten_encoder_window``).
 
     ``decode`` picks greedy or beam decoding (lexicon/KenLM for CTC models). The returned object has
     ``transcribe``, ``labels``, ``num_parameters``, ``kind`` and ``family``; CTC models also ``log_probs``
     and ``transcribe_timed``.
     """
     kind = model_kind(spec)
+    if window_s is not None and window_s <= 0:
+        raise ValueError(f"window_s must be positive, got {window_s}")
     if kind == "teacher":
-        return _teacher(spec, device, decode)
+        return _teacher(spec, device, decode, window_s)
+    if window_s is not None:
+        raise ValueError(f"{spec}: window_s applies to Whisper teachers, not to a {kind}")
     if kind == "student":
         return _student(Path(spec).expanduser(), device, decode)
     return _bundle(Path(spec).expanduser(), decode, precision, threads)
@@ -87,10 +92,10 @@ def _bundle(path: Path, decode: DecodeOptions | None, precision: str, threads: i
     return recognizer
 
 
-def _teacher(spec: str | Path, device, decode: DecodeOptions | None) -> Recognizer:
+def _teacher(spec: str | Path, device, decode: DecodeOptions | None, window_s: float | None = None) -> Recognizer:
     from ..teachers import CTCTeacher, WhisperTeacher, load_teacher
 
-    teacher = load_teacher(spec, device=device)
+    teacher = load_teacher(spec, device=device, window_s=window_s)
     if isinstance(teacher, WhisperTeacher):
         from .whisper import WhisperRecognizer
 

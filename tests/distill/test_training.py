@@ -81,6 +81,7 @@ def _fake_cache_module(teacher_dir: Path, calls: dict) -> types.ModuleType:
             calls.update(dirs=dict(cache_dirs), requests=dict(requests), keys=dict(expected_keys or {}))
             self.live = LiveTeacherSource({name: teacher for name in cache_dirs}, requests)
             self.names = self.live.names
+            self.caches = {}  # name -> TeacherCache in the real source; none here, so no window check
             calls["ids"] = []
 
         def outputs(self, batch):
