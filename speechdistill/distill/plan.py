@@ -17,6 +17,7 @@ from ..losses.registry import build_mix
 from ..students.factory import get_family
 from ..text import Vocabulary
 from .config import DistillConfig, StudentSpec
+from .inplace import external_requests
 from .requests import Needs, section_needs, teacher_requests
 from .sources import TeacherRequest
 
@@ -43,8 +44,8 @@ def plan_recipe(config: DistillConfig, vocab: Vocabulary | None = None) -> Plan:
     if config.data.unlabelled and len(mix.hard.terms):
         raise ConfigError(f"data.unlabelled is true but losses has hard term(s) {', '.join(mix.hard.terms)}: "
                           "the training audio has no transcripts; remove them and set losses.mix.alpha: 0")
-    if config.teacher_source == "cache":
-        missing = [name for name in requests if name not in config.cache_dirs]
+    if config.teacher_source == "cache":  # the student's own full-context mode (in-place KD) is never cached
+        missing = [name for name in external_requests(config, requests) if name not in config.cache_dirs]
         if missing:
             raise ConfigError(f"teacher_source is 'cache' but cache_dirs has no entry for {', '.join(missing)}")
     return Plan(requests, needs)

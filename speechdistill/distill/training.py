@@ -38,6 +38,7 @@ from ..text import Vocabulary
 from ..train.loop import TrainResult, build_accelerator, train
 from .card import card_notes, facts_for, read_facts, write_facts
 from .config import DistillConfig, DistillDataConfig, StudentSpec, load_distill_config
+from .inplace import external_requests, with_self_teachers
 from .live import LiveTeacherSource, hidden_size
 from .module import DistillModule, NoTeachers, dev_eval_fn, distill_step, score_student
 from .plan import Plan, check_student, plan_recipe
@@ -79,11 +80,12 @@ def prepare(config: DistillConfig, *, source: TeacherSource | None = None) -> Di
     train_utts = read_training_audio(config.data, report, vocab)
     dev_utts = read_labelled(config.data.dev, config.data, report, vocab, config.data.dev_max_utterances)
     _report_skips(report, Path(config.out_dir), accelerator.is_main_process)
-    source = source or open_source(config, plan.requests, accelerator.device)
+    source = source or open_source(config, external_requests(config, plan.requests), accelerator.device)
     torch.manual_seed(config.train.seed)
     student = make_student(config.student, vocab)
     if config.student.init_from_teacher:
         _init_student(student, config, source)
+    source = with_self_teachers(source, config, plan.requests, student, vocab)  # in-place KD (spec self:...)
     context = LossContext(vocab, student_dim=student_width(student), teacher_dims=teacher_widths(config, source, plan))
     module = DistillModule(student, build_mix(config.losses, context), hidden_layers=plan.needs.student_hidden,
                            attention_layers=plan.needs.student_attentions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -45,6 +46,7 @@ RUNNABLE = [p for p in ALL_YAMLS if p not in FRAGMENTS]
 SYNTHETIC_RECIPES = sorted(p.stem for p in SYNTHETIC.glob("[!_]*.yaml"))
 METHODS = ("hard_only", "frame_kl", "sequence_kd_w2v", "sequence_kd_whisper", "features", "attention",
            "multi_teacher", "all", "unlabelled_kd")
+STREAMING_METHODS = ("streaming_hard_only", "streaming_kd")  # run by tests/recipes/test_streaming_recipes.py
 
 
 def _id(path: Path) -> str:
@@ -74,14 +76,17 @@ def test_base_fragments_hold_only_recipe_keys(path):
 
 
 def test_every_method_has_a_recipe():
-    assert sorted(METHODS) == SYNTHETIC_RECIPES
+    assert sorted(METHODS + STREAMING_METHODS) == SYNTHETIC_RECIPES
 
 
 def test_recipes_share_student_preset_and_update_budget():
     configs = {name: load_distill_config(SYNTHETIC / f"{name}.yaml") for name in SYNTHETIC_RECIPES}
     first = configs[SYNTHETIC_RECIPES[0]]
     for name, config in configs.items():
-        assert (config.student, config.train) == (first.student, first.train), name
+        streaming = name in STREAMING_METHODS  # the same preset made streaming (_streaming.yaml)
+        assert config.student.overrides.get("streaming", False) == streaming, name
+        student = dataclasses.replace(config.student, overrides={}) if streaming else config.student
+        assert (student, config.train) == (first.student, first.train), name
         assert config.student.family == "conformer" and config.student.size == "1m"
         assert config.out_dir == f"runs/distill/{name}"
     assert configs["hard_only"].losses == {"mix": {"alpha": 1.0}, "ctc": {"weight": 1.0}}
