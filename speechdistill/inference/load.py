@@ -94,13 +94,14 @@ def _bundle(path: Path, decode: DecodeOptions | None, precision: str, threads: i
 
 def _teacher(spec: str | Path, device, decode: DecodeOptions | None, window_s: float | None = None) -> Recognizer:
     from ..teachers import CTCTeacher, WhisperTeacher, load_teacher
+    from ..teachers.whisper_ctc_teacher import WhisperCTCTeacher
 
     teacher = load_teacher(spec, device=device, window_s=window_s)
     if isinstance(teacher, WhisperTeacher):
         from .whisper import WhisperRecognizer
 
         return WhisperRecognizer(teacher, decode=decode)
-    assert isinstance(teacher, CTCTeacher)
+    assert isinstance(teacher, (CTCTeacher, WhisperCTCTeacher))
 
     def forward(waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, float]:
         out = teacher(waveforms)

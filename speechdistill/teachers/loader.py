@@ -13,6 +13,7 @@ from .base import HFTeacher
 from .ctc import CTCTeacher
 from .packaged import is_packaged_name, resolve_packaged
 from .whisper import WhisperTeacher
+from .whisper_ctc_teacher import is_whisper_ctc_dir, load_whisper_ctc
 
 CTC_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
 WHISPER_MODEL_TYPES = ("whisper",)
@@ -84,6 +85,10 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     local = Path(spec).expanduser()
     if local.is_dir():
         _check_local_dir(local, allow_pickle)
+        if is_whisper_ctc_dir(local):
+            if window_s is not None:
+                raise TeacherLoadError(f"{name}: a whisper-ctc teacher's window is fixed by its training")
+            return load_whisper_ctc(local, device, nbest=nbest, beam=beam, name=name)
         source = str(local)
     elif str(spec).startswith((".", "/", "~")) or local.exists():
         raise TeacherLoadError(f"{spec}: not a model directory")

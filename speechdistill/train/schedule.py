@@ -9,11 +9,19 @@ import torch
 
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW; biases and norm weights (1-D parameters) are not decayed."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-8)
+    """AdamW; biases and norm weights (1-D parameters) are not decayed.
+
+    A parameter carrying an ``lr_scale`` attribute (e.g. pretrained layers being fine-tuned under a new head)
+    learns at ``lr * lr_scale``; the schedule scales every group alike.
+    """
+    groups: dict[tuple[bool, float], list[torch.nn.Parameter]] = {}
+    for param in model.parameters():
+        if param.requires_grad:
+            groups.setdefault((param.ndim >= 2, float(getattr(param, "lr_scale", 1.0))), []).append(param)
+    ordered = sorted(groups.items(), key=lambda item: (-item[0][1], not item[0][0]))
+    param_groups = [{"params": params, "weight_decay": weight_decay if decayed else 0.0, "lr": lr * scale}
+                    for (decayed, scale), params in ordered]
+    return torch.optim.AdamW(param_groups, lr=lr, betas=(0.9, 0.98), eps=1e-8)
 
 
 def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_updates: int, total_updates: int,
