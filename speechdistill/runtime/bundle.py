@@ -111,6 +111,9 @@ class OnnxCTCModel:
         import onnxruntime as ort
 
         self.info = bundle if isinstance(bundle, BundleInfo) else read_bundle(bundle)
+        if "streaming" in self.info.extra:
+            raise ValueError(f"{self.info.path}: a streaming bundle (per-chunk graph); run it with "
+                             "speechdistill.runtime.StreamingRecognizer or `speechdistill transcribe --stream`")
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         self.precision = precision

@@ -218,3 +218,10 @@ def test_transcribe_stream_reads_raw_pcm_from_stdin(bundle, runner_texts):
 def test_full_context_students_are_refused(tmp_path):
     with pytest.raises(ValueError, match="streaming"):
         export_streaming_bundle(CLIPS, tmp_path / "b")
+
+
+def test_offline_runtimes_refuse_a_streaming_bundle_with_a_pointer(bundle):
+    from speechdistill.runtime import BundleRecognizer
+
+    with pytest.raises(ValueError, match="StreamingRecognizer"):
+        BundleRecognizer(bundle)
