@@ -47,6 +47,9 @@ def check_exportable(student: nn.Module) -> None:
         raise ValueError(f"cannot export a {family!r} student: bundles hold Conformer-CTC students (fbank input, "
                          "the sherpa-onnx zipformer-CTC model class); raw-waveform students have no sherpa-onnx "
                          "model class to run them")
+    if student.config.streaming:
+        raise ValueError("this is a streaming student (its fbank reads int16-range samples, which sherpa-onnx feeds "
+                         "only its WeNet-CTC models): export it with --streaming (speechdistill.export.streaming)")
 
 
 def export_fp32(student: nn.Module, path: str | Path, *, opset: int = DEFAULT_OPSET) -> Path:

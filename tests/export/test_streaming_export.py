@@ -225,3 +225,10 @@ def test_offline_runtimes_refuse_a_streaming_bundle_with_a_pointer(bundle):
 
     with pytest.raises(ValueError, match="StreamingRecognizer"):
         BundleRecognizer(bundle)
+
+
+def test_offline_export_refuses_a_streaming_student(tmp_path):
+    from speechdistill.export import export_bundle
+
+    with pytest.raises(ValueError, match="--streaming"):
+        export_bundle(ASSET, tmp_path / "offline")
