@@ -131,7 +131,8 @@ def _load(config: CacheConfig) -> HFTeacher:
         device = f"cuda:{local % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
     beam = BeamSearchOptions(beam_size=config.beam_size) if config.beam_size else None
     return load_teacher(config.teacher, device=device, dtype=getattr(torch, config.dtype), nbest=config.nbest,
-                        beam=beam, window_s=config.window_s)
+                        beam=beam, window_s=config.window_s, backend=config.backend,
+                        compute_type=config.compute_type)
 
 
 def cache_meta(config: CacheConfig, teacher: HFTeacher, utterances: Sequence[Utterance]) -> dict:

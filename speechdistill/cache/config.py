@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..teachers.ct2_decoder import DEFAULT_COMPUTE_TYPE, check_backend
+
 ALIGNMENT_PRESERVING_AUGMENT = ("gain", "noise", "spec_augment")
 ErrorPolicy = Literal["raise", "skip"]
 DTYPES = ("float32", "float16", "bfloat16")
@@ -45,6 +47,9 @@ class CacheConfig:
     in skipped.jsonl. student_vocab: vocab.json (file or directory) of the student the teacher->student
     label map is built for (None: the default character vocabulary); unknown_to_unk as in build_vocab_bridge.
     window_s: Whisper teachers only: encoder window in seconds (None: the model's own, 30 s for OpenAI's).
+    backend: Whisper teachers only: who beam-searches the N-best lists, "torch" (Hugging Face) or
+    "ctranslate2" (CTranslate2 over the torch encoder's output, in ``compute_type``; hidden states and
+    attentions still come from torch). Both are part of the cache key when the backend is not torch.
     """
 
     teacher: str
@@ -66,6 +71,8 @@ class CacheConfig:
     student_vocab: str | None = None
     unknown_to_unk: bool = False
     window_s: float | None = None
+    backend: Literal["torch", "ctranslate2"] = "torch"
+    compute_type: str = DEFAULT_COMPUTE_TYPE
 
     def __post_init__(self) -> None:
         for name in ("top_k", "nbest"):
@@ -84,6 +91,7 @@ class CacheConfig:
             raise ValueError(f"window_s must be positive, got {self.window_s}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        check_backend(self.backend, self.compute_type)
         object.__setattr__(self, "hidden_layers", tuple(int(x) for x in self.hidden_layers))
 
     def settings(self) -> dict:
@@ -100,6 +108,8 @@ class CacheConfig:
                     "unknown_to_unk": self.unknown_to_unk}
         if self.window_s is not None:  # only when set, so that keys of earlier caches stay valid
             settings["window_s"] = self.window_s
+        if self.backend != "torch":  # likewise: N-best lists differ (slightly) between backends
+            settings.update(backend=self.backend, compute_type=self.compute_type)
         return settings
 
 

@@ -27,6 +27,11 @@ def _decoder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-s", type=_positive_seconds, metavar="S",
                         help="Whisper teachers: encoder window in seconds (default: the model's own, 30 s for "
                              "OpenAI's); shorter is faster, measure the WER")
+    parser.add_argument("--teacher-backend", choices=("torch", "ctranslate2"), default="torch",
+                        help="Whisper teachers: decode with Hugging Face (torch) or CTranslate2 over the torch "
+                             "encoder's output")
+    parser.add_argument("--compute-type", choices=("int8", "int8_float32", "int16", "float32"), default="int8",
+                        help="CTranslate2 compute type of --teacher-backend ctranslate2")
 
 
 def _positive_seconds(text: str) -> float:
@@ -68,7 +73,8 @@ def _eval(args: argparse.Namespace) -> int:
         model=args.model, manifest=str(args.manifest), decoder=args.decoder, lexicon=args.lexicon, lm=args.lm,
         lm_weight=args.lm_weight, beam_size=args.beam_size, normalizer=args.normalizer,
         out=str(args.out) if args.out else None, skip_bad=args.skip_bad, batch_seconds=args.batch_seconds,
-        device=args.device or _default_device(), precision=args.precision, window_s=args.window_s)
+        device=args.device or _default_device(), precision=args.precision, window_s=args.window_s,
+        teacher_backend=args.teacher_backend, compute_type=args.compute_type)
     result = evaluate(options)
     written = f"  -> {args.out}" if result.files else ""
     print(summary_line(result.metrics) + written)
@@ -110,7 +116,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     from ..inference import load
 
     recognizer = load(args.model, device=args.device or _default_device(), precision=args.precision,
-                      window_s=args.window_s)
+                      window_s=args.window_s, teacher_backend=args.teacher_backend, compute_type=args.compute_type)
     paths = [str(p) for p in args.audio]
     with tempfile.TemporaryDirectory() as scratch:  # holds a lexicon built from a manifest
         decode, _ = decode_settings(recognizer, args.model, Path(scratch), decoder=args.decoder,

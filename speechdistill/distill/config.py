@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ..config import ConfigError, apply_overrides, build_config, read_yaml_mapping
 from ..data.augment_pipeline import WaveformAugmentConfig
+from ..teachers.ct2_decoder import check_backend
 from ..train.loop import TrainOptions
 
 BASE_KEY = "base"
@@ -52,14 +53,19 @@ class TeacherSpec:
     beam_size: beams for N-best lists (CTC flashlight search or Whisper beam search); None keeps the
     teacher's default. window_s: Whisper teachers only: encoder window in seconds (None: the model's own,
     30 s for OpenAI's); with ``teacher_source: cache`` it must equal the window the cache was built with.
+    backend / compute_type: Whisper teachers only: "ctranslate2" beam-searches the N-best lists with
+    CTranslate2 (in ``compute_type``) over the torch encoder's output; "torch" (default) with Hugging Face.
     """
 
     spec: str
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     beam_size: int | None = None
     window_s: float | None = None
+    backend: Literal["torch", "ctranslate2"] = "torch"
+    compute_type: str = "int8"
 
     def __post_init__(self) -> None:
+        check_backend(self.backend, self.compute_type)
         if self.beam_size is not None and self.beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
         if self.window_s is not None and self.window_s <= 0:

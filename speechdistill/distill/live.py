@@ -49,7 +49,8 @@ class LiveTeacherSource:
         for name in requests:
             spec = specs[name]
             beam = BeamSearchOptions(beam_size=spec.beam_size) if spec.beam_size else None
-            teachers[name] = load_teacher(spec.spec, device, DTYPES[spec.dtype], beam=beam, window_s=spec.window_s)
+            teachers[name] = load_teacher(spec.spec, device, DTYPES[spec.dtype], beam=beam, window_s=spec.window_s,
+                                          backend=spec.backend, compute_type=spec.compute_type)
         return cls(teachers, requests)
 
     @property

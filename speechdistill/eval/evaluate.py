@@ -38,7 +38,8 @@ DEFAULT_BATCH_SECONDS = 60.0
 class EvalOptions:
     """What ``speechdistill eval`` does. ``lexicon``: 'auto', 'none', a lexicon file or a training manifest;
     ``beam_size`` None: the decoder's default; ``progress`` None: a bar when stderr is a terminal;
-    ``window_s``: Whisper teachers only, the encoder window in seconds (None: the model's own)."""
+    ``window_s``: Whisper teachers only, the encoder window in seconds (None: the model's own);
+    ``teacher_backend`` / ``compute_type``: Whisper teachers only, who decodes (torch or ctranslate2)."""
 
     model: str
     manifest: str
@@ -57,6 +58,8 @@ class EvalOptions:
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
     seed: int = 0
     window_s: float | None = None
+    teacher_backend: str = "torch"
+    compute_type: str = "int8"
 
     def __post_init__(self) -> None:
         if self.batch_seconds <= 0:
@@ -82,7 +85,8 @@ def evaluate(options: EvalOptions) -> EvalResult:
     # the manifest first: an empty or broken one fails before a model is loaded
     utterances = read_manifest(options.manifest, labelled=True, report=report, vocab=None)
     _require_some(utterances, report, options, out)
-    recognizer = load(options.model, device=options.device, precision=options.precision, window_s=options.window_s)
+    recognizer = load(options.model, device=options.device, precision=options.precision, window_s=options.window_s,
+                      teacher_backend=options.teacher_backend, compute_type=options.compute_type)
     with tempfile.TemporaryDirectory() as scratch:
         decode, lexicon_note = decode_settings(
             recognizer, options.model, out or Path(scratch), decoder=options.decoder, lexicon=options.lexicon,
@@ -204,6 +208,8 @@ def _metrics(options: EvalOptions, recognizer: Recognizer, corpus: CorpusScore, 
         "lm": options.lm, "lm_weight": options.lm_weight if options.lm else None, "normalizer": options.normalizer,
         "bootstrap": {"resamples": options.bootstrap_resamples, "seed": options.seed, "unit": "utterance"},
         **({"window_s": options.window_s} if options.window_s is not None else {}),
+        **({"teacher_backend": options.teacher_backend, "compute_type": options.compute_type}
+           if options.teacher_backend != "torch" else {}),
         **timing,
     }
 

