@@ -43,6 +43,9 @@ def student_description(student: nn.Module) -> dict:
     if isinstance(student, ConformerCTC):
         extra.update(input="kaldi fbank", fbank=dataclasses.asdict(student.fbank),
                      subsampling_factor=SUBSAMPLING_FACTOR)
+        if student.config.streaming:
+            extra.update(streaming={"chunk_frames": student.config.chunk_frames,
+                                    "left_chunks": student.config.left_chunks, "sample_scale": student.sample_scale})
     else:
         extra.update(input="waveform")
     return extra
@@ -90,6 +93,11 @@ def model_card(config, extra: dict, notes: str = "") -> str:
               "samples in [-1, 1]), the features sherpa-onnx computes for zipformer-CTC models; "
               "per-utterance normalisation is part of the model" if extra.get("input") == "kaldi fbank"
               else "raw 16 kHz waveforms, normalised per utterance inside the model")
+    if "streaming" in extra:
+        inputs = ("80-dim Kaldi log-mel fbank of samples scaled to [-32768, 32768) (what sherpa-onnx feeds WeNet-CTC "
+                  "models); streaming: chunked attention (eval chunk {chunk_frames} x 40 ms, {left_chunks} left "
+                  "chunks), causal convolutions; export with `speechdistill export --streaming`"
+                  ).format(**extra["streaming"])
     return f"""---
 library_name: speechdistill
 tags: [automatic-speech-recognition, ctc, speechdistill, student]

@@ -114,12 +114,14 @@ def test_non_streaming_student_refuses_chunks():
 
 
 def test_streaming_student_saves_and_loads(tmp_path):
-    model = _model(chunk_frames=8, left_chunks=4)
     vocab = Vocabulary.default()
     model = conformer_ctc("0.5m", streaming=True, vocab_size=len(vocab), **TINY).eval()
     save_student(model, vocab, tmp_path / "s")
-    loaded = load_student(tmp_path / "s").model
+    student = load_student(tmp_path / "s")
+    loaded = student.model
     assert loaded.config.streaming and loaded.feature_norm is not None
+    assert student.marker.extra["streaming"] == {"chunk_frames": 16, "left_chunks": -1, "sample_scale": 32768.0}
+    assert "32768" in (tmp_path / "s" / "README.md").read_text()
     waveforms, lengths = padded_batch([6_000])
     with torch.no_grad():
         torch.testing.assert_close(loaded(waveforms, lengths).logits, model(waveforms, lengths).logits)
