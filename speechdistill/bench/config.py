@@ -70,6 +70,8 @@ class BenchConfig:
     measured on one thread. ``repeats``: timed runs of the 5 s latency clip (median reported).
     ``batch_seconds``: padded audio per batch in the RTFx run. ``memory_utterances``: utterances the
     separate memory-probe process transcribes (``memory_probe`` false: memory is not measured). ``corpus``: the honest one-line description of the data.
+    ``readme``: false keeps the run out of README.md's results block (``benchmarks/update_readme.py`` takes
+    the newest run that allows it), for side benchmarks such as ``benchmarks/whisper_peers.yaml``.
     """
 
     name: str
@@ -86,6 +88,7 @@ class BenchConfig:
     memory_probe: bool = True
     latency_seconds: float = 5.0
     normalizer: str = "default"
+    readme: bool = True
     peers: PeerSettings = field(default_factory=PeerSettings)
     quick: QuickSettings = field(default_factory=QuickSettings)
 

@@ -17,7 +17,7 @@ MEMORY_NOTE = ("peak resident set size (VmHWM) of a separate probe process that 
                "runtime libraries, model); peak_mem_delta_mb: the part above the baseline read after the "
                "runtime's imports (for torch-fp32 those include torch and transformers, hundreds of MB that an "
                "on-device runtime does not carry, so compare models by the delta). MB = 10^6 bytes")
-LIBRARIES = ("torch", "onnxruntime", "pocketsphinx", "transformers", "jiwer")
+LIBRARIES = ("torch", "onnxruntime", "pocketsphinx", "transformers", "jiwer", "ctranslate2", "faster-whisper")
 
 
 def cpu_model() -> str:

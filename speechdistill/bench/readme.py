@@ -22,13 +22,18 @@ class MarkersMissing(ValueError):
 
 def latest_results(root: str | Path, include_quick: bool = False) -> Path:
     """The newest benchmark folder under ``root`` (by date in its name, then results.json's time); folders
-    of other benchmark scripts (``update_time.py``: a results.json without the runner's header) are passed by."""
+    of other benchmark scripts (``update_time.py``: a results.json without the runner's header) and runs whose
+    config says ``readme: false`` are passed by."""
     folders = [p.parent for p in Path(root).glob(f"*/{RESULTS_NAME}")
-               if (include_quick or not p.parent.name.endswith("-quick"))
-               and "header" in json.loads(p.read_text(encoding="utf-8"))]
+               if (include_quick or not p.parent.name.endswith("-quick")) and _for_readme(p)]
     if not folders:
         raise FileNotFoundError(f"{root}: no benchmark results ({'*/' + RESULTS_NAME}); run benchmarks/run.py first")
     return max(folders, key=lambda p: (p.name[:10], (p / RESULTS_NAME).stat().st_mtime))
+
+
+def _for_readme(results: Path) -> bool:
+    header = json.loads(results.read_text(encoding="utf-8")).get("header")
+    return header is not None and header.get("config", {}).get("readme", True) is not False
 
 
 def results_block(results_dir: Path, readme: Path) -> str:

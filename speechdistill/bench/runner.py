@@ -104,9 +104,12 @@ def load_test_sets(config: BenchConfig) -> list[TestSet]:
 
 
 def check_models(specs: Sequence[ModelSpec]) -> None:
-    """A clear error for a missing path or an unknown runtime, before anything is timed."""
+    """A clear error for a missing path or an unknown runtime, before anything is timed (a packaged teacher
+    name such as ``whisper-base`` stands for its converted directory)."""
+    from ..teachers.packaged import is_packaged_name
+
     for spec in specs:
-        if not Path(spec.path).expanduser().exists():
+        if not Path(spec.path).expanduser().exists() and not is_packaged_name(spec.path):
             raise FileNotFoundError(f"model {spec.name!r}: {spec.path} not found (paths are relative to the "
                                     f"directory the command runs in: {Path.cwd()})")
         for name in spec.runtimes:

@@ -4,7 +4,9 @@ A runtime turns a model path into a :class:`BenchModel`: a batch of 16 kHz wavef
 text out, plus what the tables need (parameters, weights files) and a way to pin the thread count.
 ``torch-fp32`` runs teacher and student directories through ``speechdistill.load``; ``onnx-fp32`` and
 ``onnx-int8`` run exported bundles through the torch-free ``speechdistill.runtime`` (numpy fbank +
-onnxruntime, one session per thread count so ``intra_op_num_threads`` is really applied).
+onnxruntime, one session per thread count so ``intra_op_num_threads`` is really applied);
+``faster-whisper-int8`` runs a packaged Whisper (or a CTranslate2 directory) as an app would ship it.
+A model path may be a packaged teacher name (``whisper-base``) instead of a directory.
 
 Runtime modules import their heavy libraries only in ``preload``/``open``, so the memory probe's
 baseline (see :mod:`speechdistill.bench.memory`) holds exactly the interpreter and those libraries.
@@ -103,7 +105,9 @@ class TorchModel:
         return torch_threads(n)
 
     def weights_files(self) -> list[Path]:
-        return weights_files_in(self.path)
+        from ..teachers.packaged import is_packaged_name, resolve_packaged
+
+        return weights_files_in(resolve_packaged(str(self.path)) if is_packaged_name(str(self.path)) else self.path)
 
 
 class TorchFP32Runtime:
@@ -190,8 +194,15 @@ def _pocketsphinx() -> Runtime:
     return PocketSphinxRuntime()
 
 
+def _faster_whisper() -> Runtime:
+    from .faster_whisper import FasterWhisperRuntime
+
+    return FasterWhisperRuntime()
+
+
 RUNTIMES = {"torch-fp32": TorchFP32Runtime, "onnx-fp32": lambda: OnnxRuntime("fp32"),
-            "onnx-int8": lambda: OnnxRuntime("int8"), "pocketsphinx": _pocketsphinx}
+            "onnx-int8": lambda: OnnxRuntime("int8"), "pocketsphinx": _pocketsphinx,
+            "faster-whisper-int8": _faster_whisper}
 
 
 def get_runtime(name: str) -> Runtime:

@@ -21,8 +21,13 @@ WINDOW_POSITIONS = 50  # encoder positions of 20 ms: a 1 s window
 MAX_TARGET_POSITIONS = 16
 
 
-def save_tiny_hf_whisper(directory: Path, seed: int = 0) -> Path:
-    """A random English-only tiny Whisper + WhisperProcessor saved like a hub checkpoint."""
+def save_tiny_hf_whisper(directory: Path, seed: int = 0, window_positions: int = WINDOW_POSITIONS,
+                         target_positions: int = MAX_TARGET_POSITIONS) -> Path:
+    """A random English-only tiny Whisper + WhisperProcessor saved like a hub checkpoint.
+
+    window_positions: encoder positions of 20 ms; target_positions: decoder positions (OpenAI's 1500 = 30 s
+    and 448 are what faster-whisper assumes).
+    """
     from transformers import (
         GenerationConfig,
         WhisperConfig,
@@ -38,17 +43,17 @@ def save_tiny_hf_whisper(directory: Path, seed: int = 0) -> Path:
     config = WhisperConfig(
         vocab_size=len(tokenizer) + 4, num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
-        max_source_positions=WINDOW_POSITIONS, max_target_positions=MAX_TARGET_POSITIONS,
+        max_source_positions=window_positions, max_target_positions=target_positions,
         decoder_start_token_id=ids.sot, eos_token_id=ids.eot, pad_token_id=ids.eot, bos_token_id=ids.eot,
         init_std=0.2)  # large random weights keep beams apart, so ties cannot decide a comparison
     torch.manual_seed(seed)
     model = WhisperForConditionalGeneration(config)
     model.generation_config = GenerationConfig(
         decoder_start_token_id=ids.sot, eos_token_id=ids.eot, pad_token_id=ids.eot, bos_token_id=ids.eot,
-        max_length=MAX_TARGET_POSITIONS, is_multilingual=False, no_timestamps_token_id=ids.no_timestamps,
+        max_length=target_positions, is_multilingual=False, no_timestamps_token_id=ids.no_timestamps,
         begin_suppress_tokens=[ids.space, ids.eot], suppress_tokens=list(range(ids.sot + 1, ids.no_timestamps)))
     model.save_pretrained(directory)
-    extractor = WhisperFeatureExtractor(feature_size=80, chunk_length=1)
+    extractor = WhisperFeatureExtractor(feature_size=80, chunk_length=window_positions // 50)
     WhisperProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(directory)
     return directory
 
