@@ -82,11 +82,14 @@ def _bundle(path: Path, decode: DecodeOptions | None, precision: str, threads: i
     info = read_bundle(path)
     if precision == "int8" and "int8" not in info.files:
         precision = "fp32"
-    model = OnnxCTCModel(info, precision, threads=threads)
+    if "streaming" in info.extra:
+        model, forward = _streaming_forward(info, precision, threads)
+    else:
+        model = OnnxCTCModel(info, precision, threads=threads)
 
-    def forward(waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, float]:
-        log_probs, lengths = model(waveforms)
-        return torch.from_numpy(log_probs), torch.from_numpy(lengths), info.frame_period_ms
+        def forward(waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, float]:
+            log_probs, lengths = model(waveforms)
+            return torch.from_numpy(log_probs), torch.from_numpy(lengths), info.frame_period_ms
 
     labels = tuple(WORD_DELIMITER if s == SPACE_TOKEN else s for s in info.tokens)
     recognizer = CTCRecognizer(forward, labels, name=f"{path}:{precision}", kind="bundle",
@@ -95,6 +98,24 @@ def _bundle(path: Path, decode: DecodeOptions | None, precision: str, threads: i
                                delimiter=WORD_DELIMITER, decode=decode)
     recognizer.onnx_model = model
     return recognizer
+
+
+def _streaming_forward(info, precision: str, threads: int | None):
+    """A streaming bundle run chunk by chunk per utterance (``runtime.StreamingRecognizer.log_probs``, tail padding
+    included, no endpointing), its outputs padded into a batch."""
+    from ..runtime.streaming import StreamingRecognizer
+
+    model = StreamingRecognizer(info, precision, threads=threads, endpoint=None)
+
+    def forward(waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        outputs = [model.log_probs(np.asarray(w, np.float32)) for w in waveforms]
+        lengths = torch.tensor([len(o) for o in outputs], dtype=torch.long)
+        batch = torch.zeros(len(outputs), max(int(lengths.max()), 1), len(info.tokens))
+        for row, out in enumerate(outputs):
+            batch[row, : len(out)] = torch.from_numpy(out)
+        return batch, lengths, info.frame_period_ms
+
+    return model, forward
 
 
 def _teacher(spec: str | Path, device, decode: DecodeOptions | None, window_s: float | None = None,

@@ -231,6 +231,19 @@ class StreamingRecognizer:
         signal = read_audio(audio, self.sample_rate, sample_rate)
         return " ".join(s.text for s in self.segments(signal, piece_s=piece_s) if s.text)
 
+    @property
+    def size_bytes(self) -> int:
+        return (self.info.path / self.info.files[self.precision]).stat().st_size
+
+    def log_probs(self, signal: np.ndarray, tail_padding_s: float = DEFAULT_TAIL_PADDING_S) -> np.ndarray:
+        """(N, V) log-probs of one 16 kHz signal run chunk by chunk (tail padding included, no endpointing): what
+        the greedy result of :meth:`segments` reads, for beam search, timestamps and ``speechdistill eval``."""
+        stream = OnlineStream(self, keep_log_probs=True)
+        stream.accept_waveform(signal)
+        stream.finish(tail_padding_s)
+        return (np.concatenate(stream.log_probs) if stream.log_probs
+                else np.zeros((0, len(self.info.tokens)), np.float32))
+
     def segments(self, signal: np.ndarray, *, piece_s: float = 0.1) -> Iterator[Segment]:
         """Utterances of a 16 kHz signal fed in ``piece_s`` pieces, cut by the endpointer; the last one at the end."""
         stream = self.create_stream()
@@ -247,8 +260,9 @@ class StreamingRecognizer:
 class OnlineStream:
     """One audio source's state: features, caches, the greedy result, and endpoint counters."""
 
-    def __init__(self, recognizer: StreamingRecognizer):
+    def __init__(self, recognizer: StreamingRecognizer, *, keep_log_probs: bool = False):
         self.recognizer = recognizer
+        self.log_probs: list[np.ndarray] | None = [] if keep_log_probs else None  # every chunk's, when kept
         self.fbank = OnlineFbank(recognizer.info.fbank, recognizer.sample_scale)
         self.attn_cache, self.conv_cache, self.offset = recognizer.initial_state()
         self.processed = 0  # fbank frames consumed (moves by the chunk shift)
@@ -275,6 +289,8 @@ class OnlineStream:
                                                                     self.offset)
         self.offset += log_probs.shape[0]
         self.result.update(log_probs, rec.blank)
+        if self.log_probs is not None:
+            self.log_probs.append(log_probs)
 
     def decode_ready(self) -> int:
         """Run every chunk that is ready; the number run."""
@@ -316,3 +332,4 @@ class OnlineStream:
         self.result = _Greedy()
         self.segment_start = self.processed
         self.attn_cache, self.conv_cache, self.offset = self.recognizer.initial_state()
+

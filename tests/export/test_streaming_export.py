@@ -232,3 +232,18 @@ def test_offline_export_refuses_a_streaming_student(tmp_path):
 
     with pytest.raises(ValueError, match="--streaming"):
         export_bundle(ASSET, tmp_path / "offline")
+
+
+def test_load_and_eval_run_a_streaming_bundle_like_the_runner(bundle, runner_texts, tmp_path, capsys):
+    from speechdistill.inference import load
+
+    recognizer = load(bundle, precision="fp32")
+    paths = [str(p) for p in _clips()[:4]]
+    assert recognizer.transcribe(paths) == runner_texts[:4]
+    timed = recognizer.transcribe_timed(paths[0])
+    assert timed.text == runner_texts[0] and len(timed.words) == len(runner_texts[0].split())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": p, "duration": 1.0, "text": t}) + "\n"
+                                for p, t in zip(paths, runner_texts)))
+    assert main(["eval", "--model", str(bundle), "--precision", "fp32", "--manifest", str(manifest)]) == 0
+    assert capsys.readouterr().out.startswith("WER 0.00%")  # references = the runner's own texts
