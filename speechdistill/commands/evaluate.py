@@ -100,7 +100,7 @@ def _is_streaming_bundle(model: str) -> bool:
 def _transcribe(args: argparse.Namespace) -> int:
     import tempfile
 
-    if args.stream or _is_streaming_bundle(args.model):
+    if args.stream or (_is_streaming_bundle(args.model) and args.decoder == "greedy" and not args.timestamps):
         from .stream import transcribe_stream  # numpy + onnxruntime only
 
         return transcribe_stream(args)

@@ -247,3 +247,10 @@ def test_load_and_eval_run_a_streaming_bundle_like_the_runner(bundle, runner_tex
                                 for p, t in zip(paths, runner_texts)))
     assert main(["eval", "--model", str(bundle), "--precision", "fp32", "--manifest", str(manifest)]) == 0
     assert capsys.readouterr().out.startswith("WER 0.00%")  # references = the runner's own texts
+
+
+def test_transcribe_timestamps_on_a_streaming_bundle(bundle, runner_texts, capsys):
+    clip = str(_clips()[0])
+    assert main(["transcribe", "--model", str(bundle), "--precision", "fp32", "--timestamps", clip]) == 0
+    path, text, words = capsys.readouterr().out.strip().split("\t")
+    assert path == clip and text == runner_texts[0] and len(words.split()) == len(text.split())
