@@ -65,6 +65,12 @@ def mel_matrix(options: FbankOptions) -> np.ndarray:
     return np.concatenate([weights.T, np.zeros((1, options.num_bins))]).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def povey_window(size: int) -> np.ndarray:
+    """Kaldi's povey window (Hann to the power 0.85) of ``size`` samples, float64."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(size) / (size - 1))) ** 0.85
+
+
 def num_frames(num_samples: int, options: FbankOptions = FbankOptions()) -> int:
     """Frames Kaldi makes from ``num_samples`` (see ``speechdistill.features.num_frames``)."""
     shift, window = options.shift_samples, options.window_samples
@@ -98,7 +104,7 @@ def window_fbank(x: np.ndarray, options: FbankOptions = FbankOptions()) -> np.nd
         x = x - x.mean(axis=1, keepdims=True)
     if options.preemphasis:
         x = np.concatenate([x[:, :1] * (1 - options.preemphasis), x[:, 1:] - options.preemphasis * x[:, :-1]], axis=1)
-    x = x * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(window) / (window - 1))) ** 0.85
+    x = x * povey_window(window)
     power = np.abs(np.fft.rfft(x, n=options.fft_size, axis=1)) ** 2
     mel = power.astype(np.float32) @ mel_matrix(options)
     return np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)

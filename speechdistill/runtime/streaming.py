@@ -42,10 +42,13 @@ INPUT_NAMES = ("x", "offset", "required_cache_size", "attn_cache", "conv_cache",
 
 
 class OnlineFbank:
-    """Kaldi fbank computed as samples arrive; equal to ``runtime.fbank`` of the whole signal (snip_edges false).
+    """Kaldi fbank of a signal that arrives in pieces; equal to ``runtime.fbank`` of the whole signal (snip_edges
+    false), like kaldi-native-fbank's OnlineFbank: a frame is ready once its whole window has arrived, and
+    the last frames (mirrored at the end) once the input is finished.
 
     scale: samples are multiplied by it first (32768: sherpa-onnx's WeNet-CTC input range).
-    Samples no future frame needs are dropped, so memory stays bounded on endless input.
+    Frames are computed when asked for (one batch per chunk, not one per piece of audio); samples no future
+    frame needs are dropped, so memory stays bounded on endless input.
     """
 
     def __init__(self, options: FbankOptions | None = None, scale: float = 1.0):
@@ -53,54 +56,62 @@ class OnlineFbank:
         if options.snip_edges:
             raise ValueError("OnlineFbank follows sherpa-onnx: snip_edges must be false")
         self.options, self.scale = options, scale
+        self._pieces: list[np.ndarray] = []
         self._samples = np.zeros(0, np.float32)
         self._base = 0  # absolute index of _samples[0]
         self._received = 0
         self._finished = False
-        self._frames: list[np.ndarray] = []  # computed frames from _first_kept on
+        self._computed = np.zeros((0, options.num_bins), np.float32)  # frames _first_kept.. computed so far
         self._first_kept = 0
 
     @property
+    def _first_offset(self) -> int:  # frame i's window starts at sample i * shift + this
+        return self.options.shift_samples // 2 - self.options.window_samples // 2
+
+    @property
     def frames_ready(self) -> int:
-        return self._first_kept + len(self._frames)
+        shift, window = self.options.shift_samples, self.options.window_samples
+        if self._finished:
+            return (self._received + shift // 2) // shift
+        return max(0, (self._received - window - self._first_offset) // shift + 1)
 
     def accept(self, samples: np.ndarray) -> None:
         if self._finished:
             raise ValueError("input already finished")
-        samples = np.asarray(samples, np.float32).reshape(-1) * self.scale
-        self._samples = np.concatenate([self._samples, samples])
+        samples = np.asarray(samples, np.float32).reshape(-1)
+        self._pieces.append(samples * self.scale if self.scale != 1.0 else samples)
         self._received += len(samples)
-        self._compute()
 
     def input_finished(self) -> None:
         self._finished = True
-        self._compute()
 
     def frames(self, start: int, count: int) -> np.ndarray:
         """(count, bins) frames start..start+count-1; frames before ``start`` are forgotten."""
         if start + count > self.frames_ready or start < self._first_kept:
             raise ValueError(f"frames {start}..{start + count} not available ({self._first_kept}..{self.frames_ready})")
-        del self._frames[: start - self._first_kept]
+        self._compute(start + count)
+        self._computed = self._computed[start - self._first_kept:]
         self._first_kept = start
-        return np.stack(self._frames[:count]) if count else np.zeros((0, self.options.num_bins), np.float32)
+        return self._computed[:count]
 
-    def _compute(self) -> None:
-        shift, window = self.options.shift_samples, self.options.window_samples
-        first_offset = shift // 2 - window // 2  # frame i starts at i * shift + first_offset
-        total = (self._received + shift // 2) // shift if self._finished else 0
-        if not self._finished:  # frames whose whole window has arrived
-            total = max(0, (self._received - window - first_offset) // shift + 1)
-        start = self.frames_ready
-        if total <= start or self._received == 0:
+    def _compute(self, upto: int) -> None:
+        """Compute frames up to ``upto`` (exclusive), then drop the samples no later frame reads."""
+        done = self._first_kept + len(self._computed)
+        if upto <= done:
             return
-        index = first_offset + np.arange(start, total)[:, None] * shift + np.arange(window)[None, :]
+        if self._pieces:
+            self._samples = np.concatenate([self._samples, *self._pieces])
+            self._pieces = []
+        shift, window = self.options.shift_samples, self.options.window_samples
+        index = self._first_offset + np.arange(done, upto)[:, None] * shift + np.arange(window)[None, :]
         if self._finished:  # Kaldi's mirror at the end (and, for tiny inputs, at both ends)
             index = index % (2 * self._received)
             index = np.where(index >= self._received, 2 * self._received - 1 - index, index)
-        index = np.where(index < 0, -index - 1, index)
-        self._frames.extend(window_fbank(self._samples[index - self._base], self.options))
-        keep_from = max(0, min(total * shift + first_offset, self._received - window) - window)
-        if keep_from > self._base and not self._finished:
+        if done == 0:  # Kaldi's mirror at the start (frame 0's window begins before sample 0)
+            index = np.where(index < 0, -index - 1, index)
+        self._computed = np.concatenate([self._computed, window_fbank(self._samples[index - self._base], self.options)])
+        keep_from = max(0, upto * shift + self._first_offset)
+        if keep_from > self._base:
             self._samples = self._samples[keep_from - self._base:]
             self._base = keep_from
 
