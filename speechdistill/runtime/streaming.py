@@ -8,7 +8,8 @@ give the same text on the same audio:
 - a chunk of ``(C - 1) * 4 + 7`` frames runs once more than that many frames are ready, then the window
   moves by ``C * 4`` frames; caches and the attention mask follow sherpa-onnx's WeNet-CTC layout;
 - greedy CTC across chunks, counting trailing blanks for endpointing (:class:`EndpointRules`, sherpa-onnx's
-  three rules and defaults).
+  three rules and defaults); after an endpoint the next utterance starts with an empty result and fresh
+  caches, as sherpa-onnx's ``reset`` does.
 
 A partial chunk at the end of the input never runs (as in sherpa-onnx): :meth:`OnlineStream.finish` adds
 ``tail_padding_s`` of silence first so the last words come out.
@@ -20,7 +21,8 @@ A partial chunk at the end of the input never runs (as in sherpa-onnx): :meth:`O
         stream.decode_ready()
         print(stream.text)                     # partial result
         if stream.is_endpoint():
-            print("final:", stream.text); stream.reset()
+            print("final:", stream.take_segment().text)
+    stream.finish(); print("final:", stream.take_segment().text)
 """
 
 from __future__ import annotations
