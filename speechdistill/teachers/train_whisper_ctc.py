@@ -47,6 +47,8 @@ class WhisperCTCRecipe:
     -1 = the final, layer-normed output, i.e. a head on the frozen encoder). cache_layers: what the encoder
     cache keeps (default: read_layer alone; list more to compare layers without encoding again).
     encoder_lr_scale: learning rate of the fine-tuned encoder layers relative to ``train.lr``.
+    fine_tune_above: False drops the encoder layers above ``read_layer`` (the head reads that state through a
+    new LayerNorm, and the teacher runs only ``read_layer`` encoder layers).
     """
 
     architecture: Literal["whisper-ctc"]
@@ -59,6 +61,7 @@ class WhisperCTCRecipe:
     cache_dir: str | None = None  # default: out_dir/encoder
     head: HeadConfig = field(default_factory=HeadConfig)
     encoder_lr_scale: float = 0.1
+    fine_tune_above: bool = True
     train: TrainOptions = field(default_factory=TrainOptions)
     save_dtype: Literal["float32", "float16"] = "float16"
     title: str = "speechdistill whisper-ctc teacher"
@@ -142,7 +145,7 @@ def train_whisper_ctc(recipe: WhisperCTCRecipe, *, resume: bool = False, command
     vocab = Vocabulary.default()
     config = WhisperCTCConfig(base=recipe.base, base_sha256=base_sha, window_s=recipe.window_s,
                               read_layer=read_layer, num_encoder_layers=num_layers, labels=vocab.labels,
-                              head=recipe.head)
+                              head=recipe.head, fine_tune_above=recipe.fine_tune_above)
     head = build_head(encoder, config)
     del encoder
     for param in head.top_layers.parameters():

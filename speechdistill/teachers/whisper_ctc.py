@@ -56,11 +56,17 @@ class WhisperCTCConfig:
     num_encoder_layers: int
     labels: tuple[str, ...]
     head: HeadConfig = HeadConfig()
+    fine_tune_above: bool = True  # False: the layers above read_layer are dropped, the head reads it normed
 
     @property
     def trained_encoder_layers(self) -> int:
-        """Encoder layers above ``read_layer`` that the teacher fine-tunes (0: a head on the final output)."""
-        return self.num_encoder_layers - self.read_layer
+        """Encoder layers above ``read_layer`` that the teacher fine-tunes (0: a head on the frozen state)."""
+        return self.num_encoder_layers - self.read_layer if self.fine_tune_above else 0
+
+    @property
+    def num_layers(self) -> int:
+        """Encoder layers the teacher runs (and whose hidden states it can return)."""
+        return self.num_encoder_layers if self.fine_tune_above else self.read_layer
 
 
 def key_padding_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
@@ -112,6 +118,8 @@ class WhisperCTCHead(nn.Module):
                 states.append(hidden)
                 maps.append(weights)
             states[-1] = hidden = self.final_norm(hidden)
+        elif self.final_norm is not None:  # a raw residual-stream state, read without the layers above it
+            hidden = self.final_norm(hidden)
         x = self.project(self.dropout(hidden))
         if self.blocks is not None:
             x = self.blocks(x, src_key_padding_mask=key_padding_mask(lengths, frames))
@@ -151,10 +159,13 @@ def build_head(encoder: nn.Module, config: WhisperCTCConfig) -> WhisperCTCHead:
     layers = encoder.layers
     if not 0 <= config.read_layer <= len(layers):
         raise ValueError(f"read_layer {config.read_layer} out of range 0..{len(layers)} for this encoder")
-    top = [copy.deepcopy(layer) for layer in layers[config.read_layer:]]
+    top = [copy.deepcopy(layer) for layer in layers[config.read_layer:]] if config.fine_tune_above else []
     for layer in top:  # share the encoder's config, so switching it to eager attention switches these too
         layer.self_attn.config = encoder.config
-    final_norm = copy.deepcopy(encoder.layer_norm) if top else None
+    if top:
+        final_norm = copy.deepcopy(encoder.layer_norm)
+    else:  # the final output is normed already; a middle state is the raw residual stream and needs a norm
+        final_norm = nn.LayerNorm(encoder.config.d_model) if config.read_layer < len(layers) else None
     head = WhisperCTCHead(top, final_norm, encoder.config.d_model, len(config.labels), config.head)
     head.top_layers.requires_grad_(True)
     return head

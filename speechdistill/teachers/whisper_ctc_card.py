@@ -19,7 +19,7 @@ def write_whisper_ctc_card(directory: Path, title: str, teacher, history: list[d
     commands = "\n".join(run["command"] for run in history)
     trained = (f"the encoder's top {config.trained_encoder_layers} layer(s) fine-tuned (from the pretrained ones) "
                f"and a {config.head.layers}-layer head" if config.trained_encoder_layers
-               else f"a {config.head.layers}-layer head on the frozen encoder's final output")
+               else f"a {config.head.layers}-layer head on the frozen encoder's hidden state {config.read_layer}")
     text = f"""---
 tags: [automatic-speech-recognition, ctc, whisper, speechdistill]
 ---

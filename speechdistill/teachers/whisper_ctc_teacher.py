@@ -58,7 +58,7 @@ class WhisperCTCTeacher(HFTeacher):
 
     @property
     def num_layers(self) -> int:
-        return self.config.num_encoder_layers
+        return self.config.num_layers
 
     @property
     def num_parameters(self) -> int:

@@ -45,10 +45,10 @@ def _read(manifest: str):
     return read_manifest(manifest, labelled=True, vocab=Vocabulary.default())
 
 
-def _teacher(base_dir, read_layer: int, seed: int = 0) -> WhisperCTCTeacher:
+def _teacher(base_dir, read_layer: int, seed: int = 0, fine_tune_above: bool = True) -> WhisperCTCTeacher:
     encoder, processor, sha = load_base_encoder(str(base_dir), WINDOW_S)
     config = WhisperCTCConfig(str(base_dir), sha, WINDOW_S, read_layer, len(encoder.layers),
-                              Vocabulary.default().labels, HEAD)
+                              Vocabulary.default().labels, HEAD, fine_tune_above)
     torch.manual_seed(seed)
     head = build_head(encoder, config)
     encoder.layers = encoder.layers[:read_layer]
@@ -60,20 +60,23 @@ def base_dir(tiny_teacher_dir):
     return tiny_teacher_dir("whisper", max_source_positions=100)
 
 
-@pytest.mark.parametrize("read_layer", [1, 2])
-def test_save_load_round_trip_gives_identical_outputs(base_dir, tmp_path, tone_utterances, read_layer):
-    teacher = _teacher(base_dir, read_layer)
+@pytest.mark.parametrize(("read_layer", "fine_tune_above"), [(1, True), (2, True), (1, False)])
+def test_save_load_round_trip_gives_identical_outputs(base_dir, tmp_path, tone_utterances, read_layer,
+                                                      fine_tune_above):
+    teacher = _teacher(base_dir, read_layer, fine_tune_above=fine_tune_above)
     save_whisper_ctc(tmp_path / "t", teacher.config, teacher.head)
     loaded = load_teacher(tmp_path / "t")
     assert isinstance(loaded, WhisperCTCTeacher)
+    layers = tuple(range(loaded.num_layers + 1))
+    assert loaded.num_layers == (2 if fine_tune_above else read_layer)
     audio = [np.asarray(torch.randn(int(16000 * s)) * 0.1) for s in (0.3, 0.9)]
-    a = teacher(audio, hidden_layers=(0, 1, 2), attentions=True, nbest=2)
-    b = loaded(audio, hidden_layers=(0, 1, 2), attentions=True, nbest=2)
+    a = teacher(audio, hidden_layers=layers, attentions=True, nbest=2)
+    b = loaded(audio, hidden_layers=layers, attentions=True, nbest=2)
     assert torch.equal(a.lengths, b.lengths) and a.lengths.tolist() == [15, 45]
     torch.testing.assert_close(a.log_probs, b.log_probs, rtol=0, atol=0)
-    for i in (0, 1, 2):
+    for i in layers:
         torch.testing.assert_close(a.hidden_states[i], b.hidden_states[i], rtol=0, atol=0)
-    assert len(a.attentions) == 2 and a.attentions[0].shape == (2, 2, 45, 45)
+    assert len(a.attentions) == loaded.num_layers and a.attentions[0].shape == (2, 2, 45, 45)
     assert [h.text for h in a.nbest[0]] == [h.text for h in b.nbest[0]]
     # padded frames of the short item are a certain blank
     assert torch.all(a.log_probs[0, 15:, 0] == 0)
