@@ -73,6 +73,8 @@ class FasterWhisperRuntime:
     """``faster-whisper-int8``: a packaged Whisper name or a CTranslate2 Whisper directory."""
 
     name = "faster-whisper-int8"
+    description = ("faster-whisper (CTranslate2) int8 on the CPU: greedy, English, no timestamps, no VAD, "
+                   "temperature 0; size is model.bin as stored (float16), quantised to int8 when loaded")
 
     def check(self, path: str) -> None:
         from ..teachers.packaged import is_packaged_name

@@ -61,6 +61,8 @@ def run_bench(config: BenchConfig, *, quick: bool = False, today: datetime.date 
     header = run_header(settings, today, quick)
     peers, notes = peer_models(settings.peers, out)
     check_models(peers)
+    notes.update({spec.name: "; ".join(getattr(get_runtime(r), "description", r) for r in spec.runtimes)
+                  for spec in settings.models if spec.role == "peer"})  # peers listed in the YAML
     header["peers"] = notes
     rows = []
     for spec in (*settings.models, *peers):

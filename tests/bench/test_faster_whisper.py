@@ -52,3 +52,8 @@ def test_runs_with_readme_false_are_not_taken_for_the_readme(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps(results))
     assert latest_results(tmp_path).name == "2030-01-01_embedded"
+
+
+def test_peers_listed_in_the_yaml_are_described():
+    runtime = get_runtime("faster-whisper-int8")
+    assert "int8" in runtime.description and "greedy" in runtime.description
