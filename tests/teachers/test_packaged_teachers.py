@@ -208,13 +208,8 @@ def test_real_whisper_base_matches_ctranslate2(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SPEECHDISTILL_HOME", str(tmp_path / "home"))
     hf_dir = packaged.resolve_packaged("whisper-base")
-    files = packaged.locate(packaged.PACKAGED_WHISPER["whisper-base"])
-    ct2_dir = tmp_path / "ct2"
-    ct2_dir.mkdir()
-    packaged.join_parts(files["model"], ct2_dir / "model.bin")
-    shutil.copyfile(files["config"][0], ct2_dir / "config.json")
-    shutil.copyfile(files["tokenizer"][0], ct2_dir / "tokenizer.json")
-    shutil.copyfile(files["config"][0].parent / "vocabulary.json", ct2_dir / "vocabulary.json")  # CTranslate2 needs it
+    ct2_dir = packaged.packaged_ct2_dir("whisper-base")  # kept by the conversion, vocabulary.json included
+    assert ct2_dir == hf_dir / "ct2"
 
     model = WhisperForConditionalGeneration.from_pretrained(hf_dir).eval()
     processor = WhisperProcessor.from_pretrained(hf_dir)
