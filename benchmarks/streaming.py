@@ -142,6 +142,7 @@ def measure(args) -> dict:
     from speechdistill.export.streaming import export_streaming_bundle
     from speechdistill.threads import torch_threads
 
+    load_at_start = list(os.getloadavg())  # timings on a shared machine are only as good as its idleness
     rows = read_utterances(args.manifest, args.max_utterances)
     students = {}
     for student_dir in args.students:
@@ -158,7 +159,8 @@ def measure(args) -> dict:
     return {"date": datetime.date.today().isoformat(), "manifest": str(args.manifest), "utterances": len(rows),
             "precision": args.precision, "left_chunks": args.left_chunks, "chunks": args.chunks,
             "machine": {"cpu": platform.processor() or platform.machine(), "logical_cpus": os.cpu_count(),
-                        "python": platform.python_version()},
+                        "python": platform.python_version(), "load_average_at_start": load_at_start,
+                        "load_average_at_end": list(os.getloadavg())},
             "students": students, "offline": offline}
 
 
@@ -166,7 +168,9 @@ def render(result: dict) -> str:
     """streaming.md: one row per student x mode, then the targets."""
     lines = [f"# Streaming students ({result['date']})", "",
              f"{result['utterances']} utterances of `{result['manifest']}`; runner: {result['precision']} ONNX, one "
-             f"thread, audio in {PIECE_S * 1000:g} ms pieces, {result['left_chunks']} left chunks. WER in percent.", "",
+             f"thread, audio in {PIECE_S * 1000:g} ms pieces, {result['left_chunks']} left chunks. WER in percent. "
+             f"Load average {', '.join(f'{x:.2f}' for x in result['machine']['load_average_at_start'])} at start "
+             f"on {result['machine']['logical_cpus']} logical CPUs (timings need an otherwise idle machine).", "",
              "| student | mode | runtime | WER | compute per chunk (ms, median / p90) | final result after last "
              "sample (ms, median / p90) | RTF | size (MB) |", "|---|---|---|---|---|---|---|---|"]
     for name, entry in result["students"].items():
