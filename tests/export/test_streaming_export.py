@@ -254,3 +254,23 @@ def test_transcribe_timestamps_on_a_streaming_bundle(bundle, runner_texts, capsy
     assert main(["transcribe", "--model", str(bundle), "--precision", "fp32", "--timestamps", clip]) == 0
     path, text, words = capsys.readouterr().out.strip().split("\t")
     assert path == clip and text == runner_texts[0] and len(words.split()) == len(text.split())
+
+
+def test_sherpa_onnx_agrees_at_320_ms_chunks_and_8_left_chunks(tmp_path):
+    out = export_streaming_bundle(ASSET, tmp_path / "b8", chunk_frames=8, left_chunks=8).path
+    signals = [_read(p) for p in _clips()[:6]]
+    recognizer = StreamingRecognizer(out, "int8", endpoint=None)
+    ours = [recognizer.transcribe(s) for s in signals]
+    sherpa_onnx = pytest.importorskip("sherpa_onnx")
+    sherpa = sherpa_onnx.OnlineRecognizer.from_wenet_ctc(tokens=str(out / TOKENS_NAME), model=str(out / INT8_NAME),
+                                                         chunk_size=8, num_left_chunks=8, num_threads=1)
+    theirs = []
+    for signal in signals:
+        stream = sherpa.create_stream()
+        padded = np.concatenate([signal, np.zeros(int(TAIL_S * 16_000), np.float32)])
+        for start in range(0, len(padded), PIECE):
+            stream.accept_waveform(16_000, padded[start:start + PIECE])
+            while sherpa.is_ready(stream):
+                sherpa.decode_stream(stream)
+        theirs.append(" ".join(sherpa.get_result(stream).split()))
+    assert all(ours) and theirs == ours
