@@ -2,7 +2,7 @@
 the teacher-output cache's disk per audio hour for every content type.
 
 Usage (from the repository root):
-    python benchmarks/update_time.py --corpus runs/corpus [--teacher embedded_teachers/wav2vec2] [--updates 30]
+    python benchmarks/update_time.py --corpus runs/corpus [--teacher embedded_teachers/whisper_ctc] [--updates 30]
         [--batch-seconds 60] [--threads 1] [--hours 0.5] [--disk-utterances 40] [--repeats 2] [--out DIR]
         [--work DIR] [key=value ...]
 
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="key=value overrides for every run")
     parser.add_argument("--corpus", type=Path, required=True, help="folder with train.jsonl and dev.jsonl")
-    parser.add_argument("--teacher", type=Path, default=REPO / "embedded_teachers" / "wav2vec2")
+    parser.add_argument("--teacher", type=Path, default=REPO / "embedded_teachers" / "whisper_ctc")
     parser.add_argument("--updates", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats of every run; the fastest counts")
     parser.add_argument("--batch-seconds", type=float, default=60.0)

@@ -68,6 +68,27 @@ def _teacher_dir(spec: str) -> Path:
     return path if path.is_absolute() else REPO / path
 
 
+def _teacher_spec(spec: str) -> str:
+    """A packaged teacher's name as it is, a directory relative to the repository made absolute."""
+    from ..teachers.packaged import is_packaged_name
+
+    return spec if is_packaged_name(spec) else str(_teacher_dir(spec))
+
+
+def _teacher_present(spec: str) -> bool:
+    """A packaged teacher is always there (its wheels are part of the demo's install; a missing wheel is an error
+    naming the extra when it loads); a directory is there when it holds a teacher."""
+    from ..markers import directory_kind
+    from ..teachers.packaged import is_packaged_name
+
+    if is_packaged_name(spec):
+        return True
+    try:
+        return directory_kind(_teacher_dir(spec)) == "teacher"
+    except ValueError:
+        return False
+
+
 # A CPU run of a teacher recipe: smaller batches (measured: ~3 s per update of 60 s of audio for the
 # wav2vec2 teacher on 2 cores) and a learning-rate schedule that ends with the time box.
 CPU_TEACHER_OVERRIDES = ("train.batch_seconds=60.0", "train.warmup_updates=150", "train.decay_over_wall=true")
@@ -92,7 +113,7 @@ def needed_teachers(settings: DemoSettings) -> tuple[str, ...]:
 def missing_teachers(settings: DemoSettings) -> list[str]:
     """Needed teachers whose shipped directory is absent: the demo trains them."""
     return [name for name in needed_teachers(settings)
-            if name in settings.teachers and not (_teacher_dir(settings.teachers[name]) / "config.json").is_file()]
+            if name in settings.teachers and not _teacher_present(settings.teachers[name])]
 
 
 def _teacher_minutes(settings: DemoSettings) -> float:
@@ -112,12 +133,11 @@ def run_teachers(ctx: DemoContext) -> dict:
     for name in needed:
         if name not in ctx.settings.teachers:
             raise ValueError(f"demo: recipe {method} reads teacher {name!r}, which the demo has no directory for")
-        path = _teacher_dir(ctx.settings.teachers[name])
-        trained_here = not (path / "config.json").is_file()
-        if trained_here:
-            path = train_missing_teacher(ctx, name, path)
-        marker = read_marker(path)
-        found[name] = {"path": str(path), "params": (marker.extra or {}).get("num_parameters") if marker else None,
+        spec = ctx.settings.teachers[name]
+        trained_here = not _teacher_present(spec)
+        path = str(train_missing_teacher(ctx, name, _teacher_dir(spec))) if trained_here else _teacher_spec(spec)
+        marker = read_marker(path) if Path(path).is_dir() else None
+        found[name] = {"path": path, "params": (marker.extra or {}).get("num_parameters") if marker else None,
                        "trained_here": trained_here}
     return {"method": method, "why": why, "teachers": found}
 
@@ -148,10 +168,11 @@ def train_missing_teacher(ctx: DemoContext, name: str, shipped: Path) -> Path:
     return train_teacher_from_config(recipe, overrides, resume=resume)
 
 
-def _teacher_paths(ctx: DemoContext) -> dict[str, Path]:
-    """Teacher name -> directory: the teachers stage's record (shipped or trained here), else the settings'."""
+def _teacher_paths(ctx: DemoContext) -> dict[str, str]:
+    """Teacher name -> directory or packaged name: the teachers stage's record (shipped or trained here), else
+    the settings'."""
     recorded = ctx.outputs.get("teachers", {}).get("teachers", {})
-    return {name: Path(recorded[name]["path"]) if name in recorded else _teacher_dir(spec)
+    return {name: recorded[name]["path"] if name in recorded else _teacher_spec(spec)
             for name, spec in ctx.settings.teachers.items()}
 
 
@@ -187,7 +208,7 @@ def run_cache(ctx: DemoContext) -> dict:
     plan = plan_recipe(_recipe(ctx, method, cache=False))
     made = {}
     for name, request in plan.requests.items():
-        config = CacheConfig(teacher=str(_teacher_paths(ctx)[name]),
+        config = CacheConfig(teacher=_teacher_paths(ctx)[name],
                              manifest=str(ctx.corpus / "train.jsonl"), out_dir=str(ctx.out / "cache" / name),
                              top_k=8 if request.log_probs else 0, nbest=request.nbest,
                              hidden_layers=tuple(request.hidden_layers), attentions=request.attentions, device="cpu")
@@ -266,7 +287,7 @@ def _distill_minutes(s: DemoSettings) -> float:
 STAGES = (
     Stage("corpus", lambda s: s.hours * 60 / 80 + 0.2, run_corpus),  # ~80x real time on 2 cores
     Stage("teachers", _teacher_minutes, run_teachers),
-    Stage("cache", lambda s: s.hours * 60 / 120 + 0.2, run_cache),  # the 8.4M teacher at ~120x real time
+    Stage("cache", lambda s: s.hours * 60 / 15 + 0.3, run_cache),  # whisper-ctc (8 s window) at ~15x real time, 1 thread
     Stage("hard_only", _distill_minutes, run_hard_only),
     Stage("best", lambda s: _distill_minutes(s) * 1.15, run_best),
     Stage("export", lambda s: 0.5, run_export),

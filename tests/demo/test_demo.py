@@ -41,7 +41,7 @@ def test_demo_runs_every_stage_and_reports(demo):
     assert (out / "bundle" / "model.int8.onnx").is_file() and report["bundle"] == str(out / "bundle")
     assert report["ranking"] in ("kd", "hard_only")
     cache = json.loads(stage_path(out, "cache").read_text())["outputs"]
-    assert set(cache) == {"w2v"}  # frame_kl reads the wav2vec2 teacher only
+    assert set(cache) == {"w2v"}  # frame_kl reads the CTC teacher (whisper-ctc) only
 
 
 def test_rerun_reuses_every_finished_stage(demo, capsys):
@@ -83,20 +83,21 @@ def test_cli_offers_the_quick_preset():
     assert QUICK.hours < 0.2 and QUICK.updates < 100 and not QUICK.write_results
 
 
-TINY_TEACHER = ["model.hidden_size=32", "model.num_hidden_layers=2", "model.num_attention_heads=2",
-                "model.intermediate_size=64", "model.conv_dim=[16, 16, 16, 16, 16, 16, 16]",
-                "model.num_conv_pos_embeddings=16", "model.num_conv_pos_embedding_groups=2", "train.max_updates=2",
-                "train.eval_every=2", "train.checkpoint_every=2", "train.batch_seconds=3.0", "train.cpu=true",
-                "data.dev_max_utterances=3", "save_dtype=float32"]
+def tiny_teacher_overrides(base_dir) -> list[str]:
+    """The whisper-ctc recipe shrunk: a tiny random Whisper (8 s window) as the base, a one-layer head."""
+    return [f"base={base_dir}", "window_s=8.0", "read_layer=-1", "cache_layers=[2]", "head.dim=16", "head.layers=1",
+            "head.heads=2", "head.ffn_dim=32", "train.max_updates=2", "train.eval_every=2", "train.checkpoint_every=2",
+            "train.batch_seconds=3.0", "train.cpu=true", "data.dev_max_utterances=3", "save_dtype=float32"]
 
 
-def test_a_missing_teacher_is_trained_by_the_demo_and_said_so(demo, tmp_path, capsys):
+def test_a_missing_teacher_is_trained_by_the_demo_and_said_so(demo, tmp_path, capsys, tiny_teacher_dir):
     from speechdistill.demo.report import teachers_line
     from speechdistill.demo.stages import DemoContext, _teacher_minutes, missing_teachers, run_teachers
 
     shipped_out, _ = demo
     settings = dataclasses.replace(TINY, teachers={"w2v": str(tmp_path / "not-shipped")}, teacher_minutes=0.5,
-                                   teacher_overrides={"w2v": TINY_TEACHER})
+                                   teacher_overrides={"w2v": tiny_teacher_overrides(
+                                       tiny_teacher_dir("whisper", max_source_positions=400))})
     assert missing_teachers(settings) == ["w2v"] and missing_teachers(TINY) == []
     assert _teacher_minutes(settings) > _teacher_minutes(TINY) == 0.0  # the estimate printed at start counts it
     out = tmp_path / "run"
@@ -105,7 +106,7 @@ def test_a_missing_teacher_is_trained_by_the_demo_and_said_so(demo, tmp_path, ca
     record = run_teachers(DemoContext(out, settings, {}))
     teacher = record["teachers"]["w2v"]
     assert teacher["trained_here"] and teacher["path"] == str(out / "teachers" / "w2v" / "best")
-    assert (out / "teachers" / "w2v" / "best" / "model.safetensors").is_file()
+    assert (out / "teachers" / "w2v" / "best" / "head.safetensors").is_file()
     err = capsys.readouterr().err
     assert "not-shipped is missing: training teacher 'w2v'" in err and "time-boxed to 0.5 min on this CPU" in err
     assert "trained by this demo run" in teachers_line(record["teachers"])
