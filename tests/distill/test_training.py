@@ -114,7 +114,7 @@ def test_real_teacher_cache_feeds_the_trainer(tiny, tmp_path):
     cache = pytest.importorskip("speechdistill.cache")
     corpus, teachers = tiny
     cache.build_cache(cache.CacheConfig(teacher=str(teachers["w2v"]), manifest=str(corpus["train"]),
-                                        out_dir=str(tmp_path / "cache"), hidden_layers=(5, 10), device="cpu"))
+                                        out_dir=str(tmp_path / "cache"), hidden_layers=(3, 6), device="cpu"))
     config = _config("features", tiny, tmp_path / "run", "teacher_source=cache", f"cache_dirs={{w2v: {tmp_path / 'cache'}}}",
                      "augment.speed_factors=[1.0]", "losses.frame_kl={teacher: w2v, temperature: 2.0}")
     distill(config)

@@ -193,5 +193,5 @@ def test_recipe_yaml_is_valid():
     from speechdistill.config import load_config
 
     recipe = load_config(WhisperCTCRecipe, "recipes/teachers/whisper_ctc.yaml")
-    assert recipe.base == "whisper-base" and recipe.read_layer in recipe.cache_layers
+    assert recipe.base == "whisper-base" and recipe.read_layer == -1 and recipe.train.decay_over_wall
     assert isinstance(recipe.train, TrainOptions)
