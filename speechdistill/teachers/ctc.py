@@ -28,7 +28,24 @@ def mask_log_probs(log_probs: torch.Tensor, lengths: torch.Tensor, blank_id: int
     return torch.where(padded[..., None], certain_blank, log_probs)
 
 
-class CTCTeacher(HFTeacher):
+class CTCBeamNbest:
+    """CTC N-best by flashlight beam search over ``self.labels`` with ``self.beam`` (shared by CTC teachers)."""
+
+    _decoder: BeamSearchDecoder | None = None
+
+    @property
+    def beam_decoder(self) -> BeamSearchDecoder:
+        """The teacher's beam search over its labels (built on first use)."""
+        if self._decoder is None:
+            self._decoder = BeamSearchDecoder(self.labels, self.beam)
+        return self._decoder
+
+    def _nbest(self, log_probs: torch.Tensor, frames: torch.Tensor, n: int) -> tuple[tuple[Hypothesis, ...], ...]:
+        lists = self.beam_decoder.decode(log_probs, frames, nbest=n, normalize=normalize_text)
+        return tuple(tuple(hyps) for hyps in lists)
+
+
+class CTCTeacher(CTCBeamNbest, HFTeacher):
     """A frozen CTC teacher. Frames are 20 ms for the wav2vec2 family (the conv encoder's 320-sample stride).
 
     N-best lists come from flashlight beam search (``BeamSearchOptions``; the tokenizer's pad token is the
@@ -47,7 +64,6 @@ class CTCTeacher(HFTeacher):
         self.blank_id = int(model.config.pad_token_id if model.config.pad_token_id is not None else 0)
         delimiter = getattr(tokenizer, "word_delimiter_token", None) or WORD_DELIMITER
         self.beam = replace(beam or BeamSearchOptions(), blank_token=labels[self.blank_id], sil_token=str(delimiter))
-        self._decoder: BeamSearchDecoder | None = None
 
     @property
     def num_layers(self) -> int:
@@ -92,14 +108,3 @@ class CTCTeacher(HFTeacher):
         samples = torch.tensor([len(a) for a in audio])
         frames = self.model._get_feat_extract_output_lengths(samples).to(self.device, torch.long)
         return out, frames
-
-    @property
-    def beam_decoder(self) -> BeamSearchDecoder:
-        """The teacher's beam search over its labels (built on first use)."""
-        if self._decoder is None:
-            self._decoder = BeamSearchDecoder(self.labels, self.beam)
-        return self._decoder
-
-    def _nbest(self, log_probs: torch.Tensor, frames: torch.Tensor, n: int) -> tuple[tuple[Hypothesis, ...], ...]:
-        lists = self.beam_decoder.decode(log_probs, frames, nbest=n, normalize=normalize_text)
-        return tuple(tuple(hyps) for hyps in lists)

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..decode.beam import BeamSearchDecoder, BeamSearchOptions, Hypothesis
+from ..decode.beam import BeamSearchOptions
 from ..io import atomic_write, atomic_write_text
 from ..markers import Marker, read_marker, write_marker
-from ..text import WORD_DELIMITER, Vocabulary, normalize_text
+from ..text import WORD_DELIMITER, Vocabulary
 from .base import HFTeacher, TeacherOutput, Waveforms, mask_hidden
-from .ctc import mask_log_probs
+from .ctc import CTCBeamNbest, mask_log_probs
 from .whisper import shorten_encoder_window
 from .whisper_ctc import (
     HeadConfig,
@@ -37,7 +37,7 @@ CONFIG_NAME = "whisper_ctc.json"
 HEAD_NAME = "head.safetensors"
 
 
-class WhisperCTCTeacher(HFTeacher):
+class WhisperCTCTeacher(CTCBeamNbest, HFTeacher):
     """A frozen whisper-ctc teacher: per-frame CTC log-posteriors (20 ms), the encoder's hidden states and
     attention maps (layers above ``read_layer`` are the fine-tuned ones), CTC N-best with posteriors."""
 
@@ -51,7 +51,6 @@ class WhisperCTCTeacher(HFTeacher):
         self.blank_id = 0
         self.beam = BeamSearchOptions(**{**asdict(beam or BeamSearchOptions()), "blank_token": config.labels[0],
                                          "sil_token": WORD_DELIMITER})
-        self._decoder: BeamSearchDecoder | None = None
         self.samples_per_frame = encoder.conv1.stride[0] * encoder.conv2.stride[0] * \
             processor.feature_extractor.hop_length
         self.window_samples = encoder.config.max_source_positions * self.samples_per_frame
@@ -104,16 +103,6 @@ class WhisperCTCTeacher(HFTeacher):
             hidden_states={i: mask_hidden(states[i].clone(), frames) for i in layers}, attentions=maps,
             nbest=self._nbest(log_probs, frames, n) if n > 0 else None)
 
-    @property
-    def beam_decoder(self) -> BeamSearchDecoder:
-        """CTC beam search over the teacher's labels (built on first use)."""
-        if self._decoder is None:
-            self._decoder = BeamSearchDecoder(self.labels, self.beam)
-        return self._decoder
-
-    def _nbest(self, log_probs: torch.Tensor, frames: torch.Tensor, n: int) -> tuple[tuple[Hypothesis, ...], ...]:
-        lists = self.beam_decoder.decode(log_probs, frames, nbest=n, normalize=normalize_text)
-        return tuple(tuple(hyps) for hyps in lists)
 
 
 def run_frozen_encoder(encoder: torch.nn.Module, features: torch.Tensor, read_layer: int, attentions: bool

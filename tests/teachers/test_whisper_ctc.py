@@ -117,15 +117,19 @@ def test_a_missing_base_is_a_one_line_error(base_dir, tmp_path):
     assert "\n" not in str(info.value)
 
 
-def test_cached_encoder_states_equal_live_ones(base_dir, tmp_path):
+def _encoded(base_dir, tmp_path, read_layer: int = 1):
+    """Four tone utterances (as the package reads them) and the stage-1 cache of their encoder states."""
     manifest = _manifest(tmp_path, make_tone_utterances(tmp_path / "audio", n=4))
-    utts = _read(manifest)
     data = TeacherDataConfig(train=manifest, dev=manifest)
     recipe = WhisperCTCRecipe(architecture="whisper-ctc", out_dir=str(tmp_path / "run"), data=data,
-                              base=str(base_dir), window_s=WINDOW_S, read_layer=1, head=HEAD)
-    config = encoder_cache_configs(recipe, 1)["train"]
+                              base=str(base_dir), window_s=WINDOW_S, read_layer=read_layer, head=HEAD)
+    config = encoder_cache_configs(recipe, read_layer)["train"]
     build_cache(config)
-    cache = open_cache(config.out_dir)
+    return _read(manifest), open_cache(config.out_dir)
+
+
+def test_cached_encoder_states_equal_live_ones(base_dir, tmp_path):
+    utts, cache = _encoded(base_dir, tmp_path)
     cached = cache.outputs([u.id for u in utts], TeacherRequest(hidden_layers=(1,), log_probs=False), "cpu")
     live = _teacher(base_dir, read_layer=1)([_load(u) for u in utts], hidden_layers=(1,))
     assert torch.equal(cached.lengths, live.lengths)
@@ -140,13 +144,7 @@ def _load(utt):
 
 
 def test_the_head_learns_on_cached_states(base_dir, tmp_path):
-    manifest = _manifest(tmp_path, make_tone_utterances(tmp_path / "audio", n=4))
-    utts = _read(manifest)
-    data = TeacherDataConfig(train=manifest, dev=manifest)
-    recipe = WhisperCTCRecipe(architecture="whisper-ctc", out_dir=str(tmp_path / "run"), data=data,
-                              base=str(base_dir), window_s=WINDOW_S, read_layer=1, head=HEAD)
-    config = encoder_cache_configs(recipe, 1)["train"]
-    build_cache(config)
+    utts, cache = _encoded(base_dir, tmp_path)
     teacher = _teacher(base_dir, read_layer=1)
     head = teacher.head.train().requires_grad_(True)
     from speechdistill.data.dataset import UtteranceDataset, collate
@@ -154,7 +152,7 @@ def test_the_head_learns_on_cached_states(base_dir, tmp_path):
     vocab = Vocabulary.default()
     dataset = UtteranceDataset(utts, vocab)
     batch = collate([dataset[i] for i in range(len(utts))])
-    step = make_step(open_cache(config.out_dir), 1)
+    step = make_step(cache, 1)
     optimizer = torch.optim.Adam(head.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):
