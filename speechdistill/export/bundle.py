@@ -131,14 +131,7 @@ def export_bundle(student_dir: str | Path, out: str | Path, *, int8: bool = True
         if diff > PARITY_TOLERANCE:
             raise RuntimeError(f"exported graph differs from PyTorch by {diff:.2e} > {PARITY_TOLERANCE} (log-prob)")
         metadata = onnx_metadata(student, len(loaded.vocab), marker.extra)
-        add_metadata(scratch / FP32_NAME, metadata)
-        files = {"fp32": FP32_NAME}
-        if int8:
-            quantize_int8(scratch / FP32_NAME, scratch / INT8_NAME, per_channel=per_channel)
-            add_metadata(scratch / INT8_NAME, metadata)
-            files["int8"] = INT8_NAME
-        symbols = tokens_from_labels(loaded.vocab.labels, loaded.vocab.blank_id, WORD_DELIMITER)
-        atomic_write_text(scratch / TOKENS_NAME, "".join(f"{s} {i}\n" for i, s in enumerate(symbols)))
+        files = finish_graphs(scratch, metadata, loaded.vocab, int8=int8, per_channel=per_channel)
         sizes = {p: os.path.getsize(scratch / name) / 1e6 for p, name in files.items()}
         rtf = {p: measure_rtf(scratch / name) for p, name in files.items()}
         facts = _distillation_facts(student_dir)
@@ -156,6 +149,20 @@ def export_bundle(student_dir: str | Path, out: str | Path, *, int8: bool = True
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
     return ExportResult(out, int(marker.extra.get("num_parameters", 0)), sizes, diff)
+
+
+def finish_graphs(scratch: Path, metadata: dict[str, str], vocab, *, int8: bool, per_channel: bool) -> dict[str, str]:
+    """Metadata into ``scratch``'s fp32 graph and its int8 copy (when asked for), then tokens.txt; returns
+    precision -> file name."""
+    add_metadata(scratch / FP32_NAME, metadata)
+    files = {"fp32": FP32_NAME}
+    if int8:
+        quantize_int8(scratch / FP32_NAME, scratch / INT8_NAME, per_channel=per_channel)
+        add_metadata(scratch / INT8_NAME, metadata)
+        files["int8"] = INT8_NAME
+    symbols = tokens_from_labels(vocab.labels, vocab.blank_id, WORD_DELIMITER)
+    atomic_write_text(scratch / TOKENS_NAME, "".join(f"{s} {i}\n" for i, s in enumerate(symbols)))
+    return files
 
 
 def _distillation_facts(student_dir: Path) -> dict:

@@ -37,7 +37,7 @@ from torch import nn
 
 from ..io import atomic_write_text
 from ..markers import Marker, read_marker, write_marker
-from ..runtime.bundle import CARD_NAME, FP32_NAME, INT8_NAME, TOKENS_NAME, tokens_from_labels
+from ..runtime.bundle import CARD_NAME, FP32_NAME
 from ..students.conformer import SUBSAMPLING_FACTOR, ConformerCTC
 from ..students.io import load_student
 from ..students.streaming import (
@@ -48,12 +48,11 @@ from ..students.streaming import (
     init_state,
     stream_features,
 )
-from ..text import WORD_DELIMITER
-from .bundle import PARITY_TOLERANCE
+from .bundle import PARITY_TOLERANCE, finish_graphs
 from .bundle import _check_source as check_source
 from .bundle import _check_target as check_target
 from .bundle import _distillation_facts as distillation_facts
-from .onnx import DEFAULT_OPSET, add_metadata, quantize_int8, strip_debug_info
+from .onnx import DEFAULT_OPSET, strip_debug_info
 
 STREAMING_INPUT_NAMES = ("x", "offset", "required_cache_size", "attn_cache", "conv_cache", "attn_mask")
 STREAMING_OUTPUT_NAMES = ("log_probs", "next_attn_cache", "next_conv_cache")
@@ -202,14 +201,7 @@ def export_streaming_bundle(student_dir: str | Path, out: str | Path, *, chunk_f
         if diff > PARITY_TOLERANCE:
             raise RuntimeError(f"exported streaming graph differs from PyTorch by {diff:.2e} > {PARITY_TOLERANCE}")
         metadata = streaming_metadata(student, len(loaded.vocab), chunk_frames, left_chunks, marker.extra)
-        add_metadata(scratch / FP32_NAME, metadata)
-        files = {"fp32": FP32_NAME}
-        if int8:
-            quantize_int8(scratch / FP32_NAME, scratch / INT8_NAME, per_channel=per_channel)
-            add_metadata(scratch / INT8_NAME, metadata)
-            files["int8"] = INT8_NAME
-        symbols = tokens_from_labels(loaded.vocab.labels, loaded.vocab.blank_id, WORD_DELIMITER)
-        atomic_write_text(scratch / TOKENS_NAME, "".join(f"{s} {i}\n" for i, s in enumerate(symbols)))
+        files = finish_graphs(scratch, metadata, loaded.vocab, int8=int8, per_channel=per_channel)
         sizes = {p: os.path.getsize(scratch / name) / 1e6 for p, name in files.items()}
         streaming = {"chunk_frames": chunk_frames, "left_chunks": left_chunks, "sample_scale": INT16_SCALE,
                      "chunk_ms": chunk_frames * student.frame_period_ms, "right_context": SUBSAMPLING_RIGHT_CONTEXT,
