@@ -106,8 +106,14 @@ class TorchModel:
 
     def weights_files(self) -> list[Path]:
         from ..teachers.packaged import is_packaged_name, resolve_packaged
+        from ..teachers.whisper_ctc_teacher import base_identity, is_whisper_ctc_dir, read_whisper_ctc_config
 
-        return weights_files_in(resolve_packaged(str(self.path)) if is_packaged_name(str(self.path)) else self.path)
+        if is_packaged_name(str(self.path)):
+            return weights_files_in(resolve_packaged(str(self.path)))
+        files = weights_files_in(self.path)
+        if is_whisper_ctc_dir(self.path):  # the head alone does not run: the base Whisper's weights ship too
+            files += weights_files_in(base_identity(read_whisper_ctc_config(self.path).base)[0])
+        return files
 
 
 class TorchFP32Runtime:
