@@ -139,12 +139,8 @@ def export_bundle(student_dir: str | Path, out: str | Path, *, int8: bool = True
                  "files": files, "sizes_mb": sizes, "rtf_1thread_5s": rtf, "opset": opset, "int8_per_channel": per_channel,
                  "parity_max_abs_diff": diff, "source_student": str(student_dir),
                  "sherpa_onnx_model_class": "zipformer_ctc", "distillation": facts}
-        atomic_write_text(scratch / CARD_NAME, bundle_card(extra, metadata))
-        write_marker(scratch, Marker(kind="bundle", vocabulary=loaded.vocab.labels,
-                                     sample_rate=student.fbank.sample_rate_hz, extra=extra))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(scratch, out)
+        publish(scratch, out, bundle_card(extra, metadata), Marker(
+            kind="bundle", vocabulary=loaded.vocab.labels, sample_rate=student.fbank.sample_rate_hz, extra=extra))
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
@@ -163,6 +159,15 @@ def finish_graphs(scratch: Path, metadata: dict[str, str], vocab, *, int8: bool,
     symbols = tokens_from_labels(vocab.labels, vocab.blank_id, WORD_DELIMITER)
     atomic_write_text(scratch / TOKENS_NAME, "".join(f"{s} {i}\n" for i, s in enumerate(symbols)))
     return files
+
+
+def publish(scratch: Path, out: Path, card: str, marker: Marker) -> None:
+    """Write the card and marker into ``scratch``, then rename it into place as ``out`` (replacing it)."""
+    atomic_write_text(scratch / CARD_NAME, card)
+    write_marker(scratch, marker)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(scratch, out)
 
 
 def _distillation_facts(student_dir: Path) -> dict:

@@ -35,9 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..io import atomic_write_text
-from ..markers import Marker, read_marker, write_marker
-from ..runtime.bundle import CARD_NAME, FP32_NAME
+from ..markers import Marker, read_marker
+from ..runtime.bundle import FP32_NAME
 from ..students.conformer import SUBSAMPLING_FACTOR, ConformerCTC
 from ..students.io import load_student
 from ..students.streaming import (
@@ -48,7 +47,7 @@ from ..students.streaming import (
     init_state,
     stream_features,
 )
-from .bundle import PARITY_TOLERANCE, finish_graphs
+from .bundle import PARITY_TOLERANCE, finish_graphs, publish
 from .bundle import _check_source as check_source
 from .bundle import _check_target as check_target
 from .bundle import _distillation_facts as distillation_facts
@@ -210,12 +209,8 @@ def export_streaming_bundle(student_dir: str | Path, out: str | Path, *, chunk_f
                  "sizes_mb": sizes, "opset": opset, "int8_per_channel": per_channel, "parity_max_abs_diff": diff,
                  "source_student": str(student_dir), "streaming": streaming,
                  "sherpa_onnx_model_class": "wenet_ctc", "distillation": distillation_facts(student_dir)}
-        atomic_write_text(scratch / CARD_NAME, streaming_card(extra))
-        write_marker(scratch, Marker(kind="bundle", vocabulary=loaded.vocab.labels,
-                                     sample_rate=student.fbank.sample_rate_hz, extra=extra))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(scratch, out)
+        publish(scratch, out, streaming_card(extra), Marker(
+            kind="bundle", vocabulary=loaded.vocab.labels, sample_rate=student.fbank.sample_rate_hz, extra=extra))
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
