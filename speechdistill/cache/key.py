@@ -19,12 +19,11 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from ..data.records import Utterance
+from ..io import file_sha256
 
-HASH_CHUNK_BYTES = 1 << 20
 # The files of a Hugging Face speech model directory that decide what the teacher outputs.
 IDENTITY_PATTERNS = ("config.json", "generation_config.json", "preprocessor_config.json", "vocab.json",
                      "tokenizer.json", "tokenizer_config.json", "merges.txt", "added_tokens.json",
@@ -50,19 +49,6 @@ def manifest_description(utterances: Sequence[Utterance], source: str | Path | N
             "utterances": len(rows), "hours": round(hours, 6), "first_id": rows[0][0] if rows else None}
 
 
-@lru_cache(maxsize=64)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's content, memoised per (path, size, mtime)."""
-    stat = os.stat(path)
-    return _file_sha256(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
 
 
 def teacher_description(spec: str | Path) -> dict:

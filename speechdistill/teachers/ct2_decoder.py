@@ -101,13 +101,13 @@ def _converted(hf_dir: Path) -> Path:
     import shutil
     import tempfile
 
+    from ..io import file_sha256
     from .packaged import _lock, speechdistill_home
-    from .whisper_import import sha256_file
 
     weights = sorted(hf_dir.glob("*.safetensors")) or sorted(hf_dir.glob("pytorch_model*.bin"))
     if not weights:
         raise FileNotFoundError(f"{hf_dir}: no weights to convert for the CTranslate2 backend")
-    digest = sha256_file(weights[0]) if len(weights) == 1 else "-".join(sha256_file(w)[:8] for w in weights)
+    digest = file_sha256(weights[0]) if len(weights) == 1 else "-".join(file_sha256(w)[:8] for w in weights)
     out = speechdistill_home() / "ct2" / f"{hf_dir.name}-{digest[:12]}"
     if out.is_dir():
         return out

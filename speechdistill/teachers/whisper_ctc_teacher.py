@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..decode.beam import BeamSearchOptions
-from ..io import atomic_write, atomic_write_text
+from ..io import atomic_write, atomic_write_text, file_sha256
 from ..markers import Marker, read_marker, write_marker
 from ..text import WORD_DELIMITER, Vocabulary
 from .base import HFTeacher, TeacherOutput, Waveforms, mask_hidden
@@ -133,9 +133,7 @@ def base_identity(base: str) -> tuple[Path, str]:
     if not weights.is_file():
         raise FileNotFoundError(f"whisper-ctc base {base}: neither a packaged teacher name nor a Whisper directory "
                                 "with model.safetensors")
-    from .whisper_import import sha256_file
-
-    return directory, sha256_file(weights)
+    return directory, file_sha256(weights)
 
 
 def load_base_encoder(base: str, window_s: float, expected_sha256: str | None = None):

@@ -10,9 +10,7 @@ into place, so a half-written conversion is never found at ``out``.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io import file_sha256, usual_permissions
 from ..markers import Marker, write_marker
 from .ct2_format import CT2FormatError, read_ct2_model
 from .ct2_whisper import WhisperShape, hf_state_dict, whisper_shape
@@ -55,15 +54,6 @@ class ImportResult:
     seconds: float
 
 
-def sha256_file(path: Path, chunk_bytes: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def import_ct2_whisper(src: str | Path, out: str | Path, *, source: ImportSource | None = None,
                        dtype: torch.dtype = torch.float32, overwrite: bool = False) -> ImportResult:
     """Convert the CTranslate2 Whisper directory ``src`` (model.bin, config.json, tokenizer.json) into ``out``.
@@ -87,7 +77,7 @@ def import_ct2_whisper(src: str | Path, out: str | Path, *, source: ImportSource
     model = _build_model(shape, state, ids, ct2_config, src)
     generation = _generation_config(model.config, tokenizer, ids, ct2_config, src / "config.json")
     model.generation_config = generation
-    sha = sha256_file(src / "model.bin")
+    sha = file_sha256(src / "model.bin")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=_parent(out)))
     try:
         _save(model.to(dtype), tokenizer, shape, tmp)
@@ -97,7 +87,7 @@ def import_ct2_whisper(src: str | Path, out: str | Path, *, source: ImportSource
             "package": source.package if source else None, "package_version": source.version if source else None,
             "model_bin_sha256": sha, "spec_revision": ct2.spec_revision, "binary_version": ct2.binary_version}))
         _write_card(tmp, shape, params, sha, src, source, ct2.spec_revision, dtype)
-        _usual_permissions(tmp)
+        usual_permissions(tmp)  # mkdtemp makes a 0700 directory
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -105,15 +95,6 @@ def import_ct2_whisper(src: str | Path, out: str | Path, *, source: ImportSource
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ImportResult(out, sha, params, time.monotonic() - started)
-
-
-def _usual_permissions(directory: Path) -> None:
-    """mkdtemp makes a 0700 directory; give it and its files the modes the umask asks for."""
-    mask = os.umask(0)
-    os.umask(mask)
-    directory.chmod(0o777 & ~mask)
-    for path in directory.iterdir():
-        path.chmod(0o666 & ~mask)
 
 
 def _parent(path: Path) -> Path:

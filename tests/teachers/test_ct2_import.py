@@ -16,9 +16,10 @@ import pytest
 import torch
 
 from speechdistill.cli import main
+from speechdistill.io import file_sha256
 from speechdistill.markers import read_marker
 from speechdistill.teachers.ct2_format import CT2FormatError, read_ct2_model
-from speechdistill.teachers.whisper_import import import_ct2_whisper, sha256_file
+from speechdistill.teachers.whisper_import import import_ct2_whisper
 from tests.teachers.tiny_ct2 import convert_to_ct2, save_tiny_hf_whisper, write_ct2_model
 
 ctranslate2 = pytest.importorskip("ctranslate2", reason="the round trip needs CTranslate2's converter")
@@ -82,7 +83,7 @@ def test_output_loads_offline_and_records_the_source_sha(converted):
     WhisperForConditionalGeneration.from_pretrained(imported, local_files_only=True)
     processor = WhisperProcessor.from_pretrained(imported, local_files_only=True)
     assert processor.tokenizer.get_vocab() == WhisperProcessor.from_pretrained(hf_dir).tokenizer.get_vocab()
-    sha = sha256_file(ct2_dir / "model.bin")
+    sha = file_sha256(ct2_dir / "model.bin")
     marker = read_marker(imported)
     assert marker.kind == "teacher" and marker.extra["model_bin_sha256"] == sha
     assert marker.extra["origin"] == "ctranslate2-import"
@@ -166,7 +167,7 @@ def test_cli_import_prints_what_it_wrote(converted, tmp_path, capsys):
     out = tmp_path / "half"
     assert main(["teacher", "import", str(converted[1]), "--out", str(out), "--dtype", "float16"]) == 0
     printed = capsys.readouterr().out
-    assert str(out) in printed and sha256_file(converted[1] / "model.bin") in printed and "parameters" in printed
+    assert str(out) in printed and file_sha256(converted[1] / "model.bin") in printed and "parameters" in printed
     from safetensors import safe_open
 
     with safe_open(out / "model.safetensors", "pt") as weights:

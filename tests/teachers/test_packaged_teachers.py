@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from speechdistill.cli import main
+from speechdistill.io import file_sha256
 from speechdistill.teachers import TeacherLoadError, WhisperTeacher, load_teacher, packaged, whisper_import
 from speechdistill.teachers.ct2_format import CT2FormatError
 from speechdistill.teachers.packaged import PackagedFile, PackagedWhisper
@@ -46,7 +47,7 @@ def fake_wheel(tiny_ct2, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     importlib.invalidate_caches()
     monkeypatch.setenv("SPEECHDISTILL_HOME", str(tmp_path / "home"))
-    register(monkeypatch, whisper_import.sha256_file(tiny_ct2 / "model.bin"))
+    register(monkeypatch, file_sha256(tiny_ct2 / "model.bin"))
     return data
 
 
@@ -89,7 +90,7 @@ def test_the_ct2_dir_is_kept_and_made_for_older_conversions(fake_wheel, tiny_ct2
     ct2 = packaged.packaged_ct2_dir(NAME)
     assert ct2 == out / "ct2"
     assert sorted(p.name for p in ct2.iterdir()) == ["config.json", "model.bin", "tokenizer.json", "vocabulary.json"]
-    assert whisper_import.sha256_file(ct2 / "model.bin") == whisper_import.sha256_file(tiny_ct2 / "model.bin")
+    assert file_sha256(ct2 / "model.bin") == file_sha256(tiny_ct2 / "model.bin")
     shutil.rmtree(ct2)  # a conversion made before the CTranslate2 directory was kept
     assert packaged.packaged_ct2_dir(NAME) == ct2 and (ct2 / "model.bin").is_file()
     assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, out.name + ".lock"])
