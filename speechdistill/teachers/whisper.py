@@ -55,7 +55,7 @@ class WhisperTeacher(HFTeacher):
         super().__init__(model, processor, name=name, device=device, labels=labels, nbest=nbest)
         encoder = model.model.encoder
         self.conv_stride = encoder.conv1.stride[0] * encoder.conv2.stride[0]
-        self.samples_per_frame = self.conv_stride * processor.feature_extractor.hop_length
+        self.samples_per_frame = encoder_samples_per_frame(encoder, processor.feature_extractor)
         self.window_samples = model.config.max_source_positions * self.samples_per_frame
         self.beam_size = beam_size or DEFAULT_BEAMS
         self.prompt = whisper_prompt(model.generation_config, model.config, language)
@@ -88,7 +88,7 @@ class WhisperTeacher(HFTeacher):
         with torch.inference_mode(), self.attention_implementation(attentions):
             encoded = self.model.model.encoder(self._features(audio), output_hidden_states=bool(layers),
                                                output_attentions=attentions)
-        frames = torch.tensor([math.ceil(len(a) / self.samples_per_frame) for a in audio], device=self.device)
+        frames = torch.tensor([encoder_frames(len(a), self.samples_per_frame) for a in audio], device=self.device)
         num_frames = int(frames.max())
         n = self.default_nbest if nbest is None else nbest
         nbest_lists = None
@@ -112,13 +112,7 @@ class WhisperTeacher(HFTeacher):
 
     def _features(self, audio: list) -> torch.Tensor:
         """Log-mel features padded to the encoder window; longer audio is an error (no chunking)."""
-        for i, a in enumerate(audio):
-            if len(a) > self.window_samples:
-                raise DataError(f"waveform {i}", f"{len(a) / self.sample_rate:.1f} s is longer than this Whisper "
-                                f"teacher's {self.window_s:g} s window; split it into shorter segments")
-        features = self.processor.feature_extractor(
-            audio, sampling_rate=self.sample_rate, padding="max_length", max_length=self.window_samples,
-            return_tensors="pt").input_features
+        features = window_log_mel(self.processor.feature_extractor, audio, self.window_samples, "Whisper teacher")
         return features.to(self.device, next(self.model.parameters()).dtype)
 
     def _beam_candidates(self, encoder_states: torch.Tensor, beams: int) -> list[list[Candidate]]:
@@ -151,6 +145,28 @@ class WhisperTeacher(HFTeacher):
         return spoken_text(self.processor.tokenizer, tokens[:end]), score, tuple(tokens[:end])
 
 
+def encoder_samples_per_frame(encoder: torch.nn.Module, feature_extractor) -> int:
+    """Audio samples per encoder frame: the mel hop times the two convolutions' strides (320: 20 ms)."""
+    return encoder.conv1.stride[0] * encoder.conv2.stride[0] * feature_extractor.hop_length
+
+
+def encoder_frames(samples: int, samples_per_frame: int) -> int:
+    """Encoder frames that cover ``samples`` of audio (the last one partly)."""
+    return math.ceil(samples / samples_per_frame)
+
+
+def window_log_mel(feature_extractor, audio: Sequence, window_samples: int, who: str) -> torch.Tensor:
+    """(B, mels, frames) log-mel features of ``audio`` padded to a ``window_samples`` window; audio longer
+    than the window is a DataError (the Whisper encoders here do not chunk)."""
+    rate = feature_extractor.sampling_rate
+    for i, a in enumerate(audio):
+        if len(a) > window_samples:
+            raise DataError(f"waveform {i}", f"{len(a) / rate:.1f} s is longer than this {who}'s "
+                            f"{window_samples / rate:g} s window; split it into shorter segments")
+    return feature_extractor(audio, sampling_rate=rate, padding="max_length", max_length=window_samples,
+                             return_tensors="pt").input_features
+
+
 def shorten_encoder_window(model: torch.nn.Module, window_s: float, feature_extractor) -> None:
     """Make the encoder take ``window_s`` seconds instead of its trained window (30 s for OpenAI's models).
 
@@ -160,7 +176,7 @@ def shorten_encoder_window(model: torch.nn.Module, window_s: float, feature_extr
     WER before relying on a shorter window. The model is changed in place (config included).
     """
     encoder = model.model.encoder
-    samples_per_frame = encoder.conv1.stride[0] * encoder.conv2.stride[0] * feature_extractor.hop_length
+    samples_per_frame = encoder_samples_per_frame(encoder, feature_extractor)
     frames = math.ceil(window_s * feature_extractor.sampling_rate / samples_per_frame)
     trained = encoder.embed_positions.num_embeddings
     if not 1 <= frames <= trained:

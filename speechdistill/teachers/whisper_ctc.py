@@ -11,7 +11,6 @@ only (the frozen part sees Whisper's padded window), in training and in inferenc
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import torch
@@ -169,8 +168,3 @@ def build_head(encoder: nn.Module, config: WhisperCTCConfig) -> WhisperCTCHead:
     head = WhisperCTCHead(top, final_norm, encoder.config.d_model, len(config.labels), config.head)
     head.top_layers.requires_grad_(True)
     return head
-
-
-def encoder_frames(samples: int, samples_per_frame: int) -> int:
-    """Encoder frames that cover ``samples`` of audio (the last one partly)."""
-    return math.ceil(samples / samples_per_frame)

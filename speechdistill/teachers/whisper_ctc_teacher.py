@@ -22,13 +22,12 @@ from ..markers import Marker, read_marker, write_marker
 from ..text import WORD_DELIMITER, Vocabulary
 from .base import HFTeacher, TeacherOutput, Waveforms, mask_hidden
 from .ctc import CTCBeamNbest, mask_log_probs
-from .whisper import shorten_encoder_window
+from .whisper import encoder_frames, encoder_samples_per_frame, shorten_encoder_window, window_log_mel
 from .whisper_ctc import (
     HeadConfig,
     WhisperCTCConfig,
     WhisperCTCHead,
     build_head,
-    encoder_frames,
     encoder_layer_forward,
 )
 
@@ -51,8 +50,7 @@ class WhisperCTCTeacher(CTCBeamNbest, HFTeacher):
         self.blank_id = 0
         self.beam = BeamSearchOptions(**{**asdict(beam or BeamSearchOptions()), "blank_token": config.labels[0],
                                          "sil_token": WORD_DELIMITER})
-        self.samples_per_frame = encoder.conv1.stride[0] * encoder.conv2.stride[0] * \
-            processor.feature_extractor.hop_length
+        self.samples_per_frame = encoder_samples_per_frame(encoder, processor.feature_extractor)
         self.window_samples = encoder.config.max_source_positions * self.samples_per_frame
 
     @property
@@ -69,15 +67,7 @@ class WhisperCTCTeacher(CTCBeamNbest, HFTeacher):
 
     def encoder_inputs(self, audio: list[np.ndarray]) -> torch.Tensor:
         """Log-mel features padded to the window (longer audio is an error)."""
-        from ..data.errors import DataError
-
-        for i, a in enumerate(audio):
-            if len(a) > self.window_samples:
-                raise DataError(f"waveform {i}", f"{len(a) / self.sample_rate:.1f} s is longer than this teacher's "
-                                f"{self.config.window_s:g} s window; split it into shorter segments")
-        features = self.processor.feature_extractor(audio, sampling_rate=self.sample_rate, padding="max_length",
-                                                    max_length=self.window_samples, return_tensors="pt")
-        return features.input_features.to(self.device)
+        return window_log_mel(self.processor.feature_extractor, audio, self.window_samples, "teacher").to(self.device)
 
     def __call__(self, waveforms: Waveforms, lengths: torch.Tensor | Sequence[int] | None = None, *,
                  sample_rate: int | None = None, hidden_layers: Sequence[int] = (), attentions: bool = False,
