@@ -105,15 +105,9 @@ class TorchModel:
         return torch_threads(n)
 
     def weights_files(self) -> list[Path]:
-        from ..teachers.packaged import is_packaged_name, resolve_packaged
-        from ..teachers.whisper_ctc_teacher import base_identity, is_whisper_ctc_dir, read_whisper_ctc_config
+        from ..teachers.loader import teacher_weight_dirs
 
-        if is_packaged_name(str(self.path)):
-            return weights_files_in(resolve_packaged(str(self.path)))
-        files = weights_files_in(self.path)
-        if is_whisper_ctc_dir(self.path):  # the head alone does not run: the base Whisper's weights ship too
-            files += weights_files_in(base_identity(read_whisper_ctc_config(self.path).base)[0])
-        return files
+        return [f for directory in teacher_weight_dirs(str(self.path)) for f in weights_files_in(directory)]
 
 
 class TorchFP32Runtime:

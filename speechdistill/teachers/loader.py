@@ -14,7 +14,7 @@ from .ct2_decoder import DEFAULT_COMPUTE_TYPE, CT2WhisperDecoder, check_backend,
 from .ctc import CTCTeacher
 from .packaged import is_packaged_name, resolve_packaged
 from .whisper import WhisperTeacher
-from .whisper_ctc_teacher import is_whisper_ctc_dir, load_whisper_ctc
+from .whisper_ctc_teacher import base_identity, is_whisper_ctc_dir, load_whisper_ctc, read_whisper_ctc_config
 
 CTC_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
 WHISPER_MODEL_TYPES = ("whisper",)
@@ -125,6 +125,17 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     if window_s is not None:
         raise TeacherLoadError(f"{name}: window_s applies to Whisper teachers, not to CTC models")
     return CTCTeacher(model, processor, name=name, device=device, nbest=nbest, beam=beam)
+
+
+def teacher_weight_dirs(spec: str | Path) -> list[Path]:
+    """The directories whose weights a teacher runs on: a packaged teacher's conversion, a whisper-ctc
+    teacher's own directory and its base Whisper's (the head alone does not run), any other directory itself."""
+    if is_packaged_name(spec):
+        return [resolve_packaged(str(spec))]
+    directory = Path(spec)
+    if is_whisper_ctc_dir(directory):
+        return [directory, base_identity(read_whisper_ctc_config(directory).base)[0]]
+    return [directory]
 
 
 def _ct2_decoder(name: str, source: str, compute_type: str) -> CT2WhisperDecoder:

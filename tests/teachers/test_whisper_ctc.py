@@ -193,3 +193,12 @@ def test_recipe_yaml_is_valid():
     recipe = load_config(WhisperCTCRecipe, "recipes/teachers/whisper_ctc.yaml")
     assert recipe.base == "whisper-base" and recipe.read_layer == -1 and recipe.train.decay_over_wall
     assert isinstance(recipe.train, TrainOptions)
+
+
+def test_weight_dirs_of_a_whisper_ctc_teacher_include_its_base(base_dir, tmp_path):
+    from speechdistill.teachers.loader import teacher_weight_dirs
+
+    teacher = _teacher(base_dir, read_layer=2)
+    save_whisper_ctc(tmp_path / "t", teacher.config, teacher.head)
+    assert teacher_weight_dirs(str(tmp_path / "t")) == [tmp_path / "t", base_dir]
+    assert teacher_weight_dirs(str(base_dir)) == [base_dir]
