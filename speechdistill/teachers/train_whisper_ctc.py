@@ -28,12 +28,11 @@ from ..data.dataset import Batch, UtteranceDataset
 from ..data.errors import SkipReport
 from ..decode.greedy import greedy_decode
 from ..eval.metrics import cer, wer
-from ..io import atomic_write_text
 from ..markers import read_marker, write_marker
 from ..text import Vocabulary
 from ..train.loop import StepOutput, TrainOptions, train
 from .model_card import hardware_description
-from .training import TeacherDataConfig, _read, _yaml
+from .training import TeacherDataConfig, read_split, write_resolved_config
 from .whisper_ctc import HeadConfig, WhisperCTCConfig, WhisperCTCHead, build_head
 from .whisper_ctc_teacher import load_base_encoder, load_whisper_ctc, save_whisper_ctc
 
@@ -131,9 +130,7 @@ def train_whisper_ctc(recipe: WhisperCTCRecipe, *, resume: bool = False, command
     """Encode (cached), train the head, save the best as a whisper-ctc teacher; return its directory."""
     out_dir = Path(recipe.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from ..config import config_to_dict
-
-    atomic_write_text(out_dir / "config.resolved.yaml", _yaml(config_to_dict(recipe)))
+    write_resolved_config(out_dir, recipe)
     encoder, _, base_sha = load_base_encoder(recipe.base, recipe.window_s)
     num_layers = len(encoder.layers)
     read_layer = recipe.read_layer + num_layers + 1 if recipe.read_layer < 0 else recipe.read_layer
@@ -153,8 +150,8 @@ def train_whisper_ctc(recipe: WhisperCTCRecipe, *, resume: bool = False, command
     if recipe.encoder_lr_scale == 0:
         head.top_layers.requires_grad_(False)
     report = SkipReport(recipe.data.on_error)
-    train_set = UtteranceDataset(_read(recipe.data.train, recipe.data, report, vocab), vocab, seed=recipe.train.seed)
-    dev_utts = _read(recipe.data.dev, recipe.data, report, vocab, recipe.data.dev_max_utterances)
+    train_set = UtteranceDataset(read_split(recipe.data.train, recipe.data, report, vocab), vocab, seed=recipe.train.seed)
+    dev_utts = read_split(recipe.data.dev, recipe.data, report, vocab, recipe.data.dev_max_utterances)
     if len(report):
         print(f"{report.summary()}; see {report.write(out_dir / 'skipped.jsonl')}", file=sys.stderr)
     best_dir = out_dir / "best"

@@ -61,7 +61,9 @@ class TeacherConfig:
     init_from: str | None = None
 
 
-def _read(path: str, config: TeacherDataConfig, report: SkipReport, vocab: Vocabulary, limit: int | None = None):
+def read_split(path: str, config: TeacherDataConfig, report: SkipReport, vocab: Vocabulary,
+               limit: int | None = None):
+    """A labelled manifest read and its audio checked (bad entries raise or are skipped into ``report``)."""
     utterances = read_manifest(path, labelled=True, report=report, vocab=vocab, max_duration_s=config.max_duration_s)
     if limit is not None:
         utterances = utterances[:limit]
@@ -72,11 +74,11 @@ def train_teacher(config: TeacherConfig, *, resume: bool = False, command: str =
     """Train the teacher described by ``config``; return the directory of the best model."""
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "config.resolved.yaml", _yaml(config_to_dict(config)))
+    write_resolved_config(out_dir, config)
     vocab = Vocabulary.default()
     report = SkipReport(config.data.on_error)
-    train_utts = _read(config.data.train, config.data, report, vocab)
-    dev_utts = _read(config.data.dev, config.data, report, vocab, config.data.dev_max_utterances)
+    train_utts = read_split(config.data.train, config.data, report, vocab)
+    dev_utts = read_split(config.data.dev, config.data, report, vocab, config.data.dev_max_utterances)
     if len(report):
         print(f"{report.summary()}; see {report.write(out_dir / 'skipped.jsonl')}", file=sys.stderr)
     prior = prior_history(config.init_from)
@@ -127,9 +129,9 @@ def _finish(config, arch, vocab, best_dir: Path, result, report, command: str, p
 
     hf_config = AutoConfig.from_pretrained(best_dir)
     model = _load_best(best_dir, hf_config)
-    metrics = {"dev": arch.eval_fn(UtteranceDataset(_read(config.data.dev, config.data, report, vocab), vocab))(model)["wer"]}
+    metrics = {"dev": arch.eval_fn(UtteranceDataset(read_split(config.data.dev, config.data, report, vocab), vocab))(model)["wer"]}
     for name, path in config.data.test.items():
-        metrics[name] = arch.eval_fn(UtteranceDataset(_read(path, config.data, report, vocab), vocab))(model)["wer"]
+        metrics[name] = arch.eval_fn(UtteranceDataset(read_split(path, config.data, report, vocab), vocab))(model)["wer"]
     if config.save_dtype == "float16":
         arch.save(model, best_dir, torch.float16)
     marker = read_marker(best_dir)
@@ -163,6 +165,11 @@ def _load_best(best_dir: Path, hf_config) -> torch.nn.Module:
     cls = WhisperForConditionalGeneration if hf_config.model_type == "whisper" else AutoModelForCTC
     model = cls.from_pretrained(best_dir, dtype=torch.float32)
     return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+
+
+def write_resolved_config(out_dir: Path, config) -> Path:
+    """``out_dir/config.resolved.yaml``: the recipe as this run resolved it (overrides applied)."""
+    return atomic_write_text(out_dir / "config.resolved.yaml", _yaml(config_to_dict(config)))
 
 
 def _yaml(data: dict) -> str:
