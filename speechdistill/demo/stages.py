@@ -287,7 +287,7 @@ def _distill_minutes(s: DemoSettings) -> float:
 STAGES = (
     Stage("corpus", lambda s: s.hours * 60 / 80 + 0.2, run_corpus),  # ~80x real time on 2 cores
     Stage("teachers", _teacher_minutes, run_teachers),
-    Stage("cache", lambda s: s.hours * 60 / 15 + 0.3, run_cache),  # whisper-ctc (8 s window) at ~15x real time, 1 thread
+    Stage("cache", lambda s: s.hours * 60 / 12 + 0.3, run_cache),  # whisper-ctc (8 s window): 12x real time, 1 thread
     Stage("hard_only", _distill_minutes, run_hard_only),
     Stage("best", lambda s: _distill_minutes(s) * 1.15, run_best),
     Stage("export", lambda s: 0.5, run_export),
