@@ -25,6 +25,20 @@ def hardware_description() -> str:
     return f"CPU ({cpu}), {torch.get_num_threads()} threads"
 
 
+def wer_rows(metrics: dict[str, float]) -> str:
+    """The rows of a card's "| split | WER |" table (fractions shown as percent)."""
+    return "\n".join(f"| {name} | {value * 100:.1f}% |" for name, value in metrics.items())
+
+
+def reproduce_section(history: list[dict]) -> str:
+    """A card's "Reproduce" body: one table row per training run behind the weights, then their commands."""
+    runs = "\n".join(f"| {i} | {stage['updates']} | {stage['best_update']} | {stage['audio_hours_seen']:.1f} h | "
+                     f"{stage['wall_s'] / 60:.1f} min | {stage['hardware']} |" for i, stage in enumerate(history, 1))
+    commands = "\n".join(stage["command"] for stage in history)
+    return ("| run | updates | weights kept from update | audio seen | wall time | hardware |\n"
+            f"|---|---|---|---|---|---|\n{runs}\n\n```\n{commands}\n```")
+
+
 def write_model_card(directory: Path, *, title: str, architecture: str, params: int, data: str,
                      history: list[dict], metrics: dict[str, float]) -> Path:
     """Write ``directory/README.md`` describing how the teacher was trained and how well it does.
@@ -33,14 +47,10 @@ def write_model_card(directory: Path, *, title: str, architecture: str, params: 
     ``init_from`` continues from the weights another run kept): updates (run), best_update (the update
     whose weights were kept), audio_hours_seen, wall_s, hardware and command; the card adds them up.
     """
-    rows = "\n".join(f"| {name} | {value * 100:.1f}% |" for name, value in metrics.items())
     updates = sum(stage["best_update"] for stage in history)
     hours = sum(stage["audio_hours_seen"] for stage in history)
     wall_s = sum(stage["wall_s"] for stage in history)
     hardware = "; ".join(dict.fromkeys(stage["hardware"] for stage in history))
-    stages = "\n".join(f"| {i} | {stage['updates']} | {stage['best_update']} | {stage['audio_hours_seen']:.1f} h | "
-                       f"{stage['wall_s'] / 60:.1f} min | {stage['hardware']} |" for i, stage in enumerate(history, 1))
-    commands = "\n".join(stage["command"] for stage in history)
     unknown = any(stage["hardware"] == "unknown" for stage in history)  # weights from another tool (init_from)
     origin = (f"A {architecture} speech recogniser trained by speechdistill from weights of unrecorded origin (see below)."
               if unknown else f"A {architecture} speech recogniser trained from scratch by speechdistill (no pretrained weights).")
@@ -66,17 +76,11 @@ tags: [automatic-speech-recognition, speechdistill]
 
 | split | WER |
 |---|---|
-{rows}
+{wer_rows(metrics)}
 
 ## Reproduce
 
-| run | updates | weights kept from update | audio seen | wall time | hardware |
-|---|---|---|---|---|---|
-{stages}
-
-```
-{commands}
-```
+{reproduce_section(history)}
 
 Load it with plain transformers (`AutoModelForCTC.from_pretrained(dir)` or
 `WhisperForConditionalGeneration.from_pretrained(dir)`) or with `speechdistill.teachers.load_teacher(dir)`.

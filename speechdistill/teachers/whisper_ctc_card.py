@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import atomic_write_text
+from .model_card import reproduce_section, wer_rows
 
 
 def write_whisper_ctc_card(directory: Path, title: str, teacher, history: list[dict], metrics: dict[str, float],
@@ -13,10 +14,6 @@ def write_whisper_ctc_card(directory: Path, title: str, teacher, history: list[d
     config = teacher.config
     head_params = sum(p.numel() for p in teacher.head.parameters())
     encoder_params = teacher.num_parameters - head_params
-    rows = "\n".join(f"| {split} | {value * 100:.1f}% |" for split, value in metrics.items())
-    runs = "\n".join(f"| {i} | {run['updates']} | {run['best_update']} | {run['audio_hours_seen']:.1f} h | "
-                     f"{run['wall_s'] / 60:.1f} min | {run['hardware']} |" for i, run in enumerate(history, 1))
-    commands = "\n".join(run["command"] for run in history)
     trained = (f"the encoder's top {config.trained_encoder_layers} layer(s) fine-tuned (from the pretrained ones) "
                f"and a {config.head.layers}-layer head" if config.trained_encoder_layers
                else f"a {config.head.layers}-layer head on the frozen encoder's hidden state {config.read_layer}")
@@ -40,17 +37,11 @@ per-frame posteriors every 20 ms, encoder window {config.window_s:g} s.
 
 | split | WER |
 |---|---|
-{rows}
+{wer_rows(metrics)}
 
 ## Reproduce
 
-| run | updates | weights kept from update | audio seen | wall time | hardware |
-|---|---|---|---|---|---|
-{runs}
-
-```
-{commands}
-```
+{reproduce_section(history)}
 
 Load it with `speechdistill.teachers.load_teacher(dir)` (the base comes from the installed
 `speechdistill[whisper]` packages; a different base is refused).
