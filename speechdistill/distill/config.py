@@ -78,15 +78,24 @@ class DistillDataConfig:
 
     unlabelled: the training audio is read without transcripts (any present are dropped), so only
     teacher outputs teach the student; dev and test stay labelled for WER.
+    labelled_fraction: keep the transcripts of this share of the training utterances only (a subset fixed by
+    their ids, ``speechdistill.data.subsets``); the rest is audio without transcripts, which only teacher
+    outputs teach. keep_unlabelled: false trains on the labelled share alone (the baseline of that setting).
     """
 
     train: str
     dev: str
     test: dict[str, str] = field(default_factory=dict)
     unlabelled: bool = False
+    labelled_fraction: float = 1.0
+    keep_unlabelled: bool = True
     max_duration_s: float = 20.0
     on_error: Literal["raise", "skip"] = "raise"
     dev_max_utterances: int | None = 300
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.labelled_fraction <= 1.0:
+            raise ValueError(f"labelled_fraction must be in (0, 1], got {self.labelled_fraction}")
 
 
 @dataclass(frozen=True)

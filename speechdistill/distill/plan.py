@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..config import ConfigError
 from ..losses.base import LossContext
+from ..losses.mix import MixLoss
 from ..losses.registry import build_mix
 from ..students.factory import get_family
 from ..text import Vocabulary
@@ -41,6 +42,7 @@ def plan_recipe(config: DistillConfig, vocab: Vocabulary | None = None) -> Plan:
     context = LossContext(vocab, student_dim=PLACEHOLDER_DIM,
                           teacher_dims={name: PLACEHOLDER_DIM for name in config.teachers})
     mix = build_mix(config.losses, context)
+    check_label_share(config, mix)
     if config.data.unlabelled and len(mix.hard.terms):
         raise ConfigError(f"data.unlabelled is true but losses has hard term(s) {', '.join(mix.hard.terms)}: "
                           "the training audio has no transcripts; remove them and set losses.mix.alpha: 0")
@@ -49,6 +51,19 @@ def plan_recipe(config: DistillConfig, vocab: Vocabulary | None = None) -> Plan:
         if missing:
             raise ConfigError(f"teacher_source is 'cache' but cache_dirs has no entry for {', '.join(missing)}")
     return Plan(requests, needs)
+
+
+def check_label_share(config: DistillConfig, mix: MixLoss) -> None:
+    """``data.labelled_fraction`` with the other data keys and the losses: unlabelled audio must have a teacher."""
+    data = config.data
+    if data.labelled_fraction == 1.0:
+        return
+    if data.unlabelled:
+        raise ConfigError("data.unlabelled is true (no transcripts at all) but data.labelled_fraction is "
+                          f"{data.labelled_fraction}: set one of them")
+    if data.keep_unlabelled and not len(mix.distill.terms):
+        raise ConfigError(f"data.labelled_fraction is {data.labelled_fraction} and data.keep_unlabelled is true, "
+                          "but no distillation term reads the unlabelled audio: add one or set data.keep_unlabelled: false")
 
 
 def check_student(spec: StudentSpec) -> None:

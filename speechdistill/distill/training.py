@@ -29,6 +29,7 @@ from ..data.dataset import UtteranceDataset
 from ..data.errors import SkipReport
 from ..data.manifests import read_manifest
 from ..data.records import Utterance
+from ..data.subsets import labelled_ids
 from ..data.validate import validate_audio
 from ..io import atomic_write_text
 from ..losses.base import LossContext
@@ -95,7 +96,14 @@ def prepare(config: DistillConfig, *, source: TeacherSource | None = None) -> Di
 
 
 def read_training_audio(data: DistillDataConfig, report: SkipReport, vocab: Vocabulary) -> list[Utterance]:
-    """The training utterances; with ``unlabelled`` every transcript is dropped, even where the manifest has one."""
+    """The training utterances; with ``unlabelled`` every transcript is dropped, even where the manifest has one,
+    and with ``labelled_fraction`` < 1 all but that share's (whose audio ``keep_unlabelled: false`` drops)."""
+    if not data.unlabelled and data.labelled_fraction < 1.0:
+        utts = read_labelled(data.train, data, report, vocab)
+        keep = labelled_ids([u.id for u in utts], data.labelled_fraction)
+        if not data.keep_unlabelled:
+            return [u for u in utts if u.id in keep]
+        return [u if u.id in keep else dataclasses.replace(u, text=None) for u in utts]
     if not data.unlabelled:
         return read_labelled(data.train, data, report, vocab)
     utts = read_manifest(data.train, labelled=False, report=report, vocab=None, max_duration_s=data.max_duration_s)

@@ -58,7 +58,11 @@ def test_feature_projections_are_trained_and_checkpointed_with_the_student(tiny,
 def test_unlabelled_recipe_never_sees_a_transcript(tiny, tmp_path):
     corpus, _ = tiny
     assert all(u.text for u in read_manifest(corpus["train"])), "the manifest itself has transcripts"
-    config = _config("unlabelled_kd", tiny, tmp_path / "run")
+    recipe = tmp_path / "unlabelled.yaml"
+    recipe.write_text(f"base: {SYNTHETIC / '_base.yaml'}\ndata: {{unlabelled: true}}\nlosses:\n  mix: {{alpha: 0.0}}\n"
+                      "  frame_kl: {teacher: w2v}\n  sequence_kd: {teacher: w2v, weight: 0.5, nbest: 4}\n")
+    corpus, teachers = tiny
+    config = load_distill_config(recipe, tiny_overrides(corpus, teachers, tmp_path / "run"))
     run = prepare(config)
     assert all(u.text is None for u in run.train_set.utterances)
     assert len(run.module.loss.hard.terms) == 0  # no hard term at all
@@ -132,3 +136,26 @@ def test_wav2vec2_student_can_start_from_the_teacher(tiny, tmp_path, capsys):
     teacher = run.source.teachers["w2v"].model.wav2vec2.encoder.layers[-1].attention.k_proj.weight
     student = run.module.student.model.wav2vec2.encoder.layers[-1].attention.k_proj.weight
     assert torch.equal(student, teacher)
+
+
+def test_a_labelled_share_keeps_its_transcripts_and_the_rest_is_audio_only(tiny, tmp_path):
+    corpus, _ = tiny
+    texts = {u.id: u.text for u in read_manifest(corpus["train"])}
+    extra = ["data.labelled_fraction=0.5"]
+    mixed = prepare(_config("labels10_unlabelled_kd", tiny, tmp_path / "mixed", *extra)).train_set.utterances
+    labelled = {u.id for u in mixed if u.text is not None}
+    assert len(mixed) == len(texts) and len(labelled) == len(texts) // 2
+    assert all(u.text == texts[u.id] for u in mixed if u.id in labelled)
+    alone = prepare(_config("labels10_hard_only", tiny, tmp_path / "alone", *extra)).train_set.utterances
+    assert {u.id for u in alone} == labelled and all(u.text == texts[u.id] for u in alone)
+
+
+def test_unlabelled_audio_without_a_teacher_or_with_no_labels_at_all_is_refused(tiny, tmp_path):
+    from speechdistill.config import ConfigError
+    from speechdistill.distill.plan import plan_recipe
+
+    with pytest.raises(ConfigError, match="no distillation term reads the unlabelled audio"):
+        plan_recipe(_config("labels10_hard_only", tiny, tmp_path / "a", "data.keep_unlabelled=true"))
+    with pytest.raises(ConfigError, match="data.labelled_fraction"):
+        plan_recipe(_config("labels10_unlabelled_kd", tiny, tmp_path / "b", "data.unlabelled=true",
+                            "losses.mix.alpha=0.0"))

@@ -47,7 +47,7 @@ FRAGMENTS = [p for p in ALL_YAMLS if p.name.startswith("_")]  # included through
 RUNNABLE = [p for p in ALL_YAMLS if p not in FRAGMENTS]
 SYNTHETIC_RECIPES = sorted(p.stem for p in SYNTHETIC.glob("[!_]*.yaml"))
 METHODS = ("hard_only", "frame_kl", "sequence_kd_w2v", "sequence_kd_whisper", "features", "attention",
-           "multi_teacher", "all", "unlabelled_kd")
+           "multi_teacher", "all", "labels10_hard_only", "labels10_pseudo_labels", "labels10_unlabelled_kd")
 STREAMING_METHODS = ("streaming_hard_only", "streaming_kd")  # run by tests/recipes/test_streaming_recipes.py
 
 
@@ -92,7 +92,12 @@ def test_recipes_share_student_preset_and_update_budget():
         assert config.student.family == "conformer" and config.student.size == "1m"
         assert config.out_dir == f"runs/distill/{name}"
     assert configs["hard_only"].losses == {"mix": {"alpha": 1.0}, "ctc": {"weight": 1.0}}
-    assert configs["unlabelled_kd"].data.unlabelled and "ctc" not in configs["unlabelled_kd"].losses
+    scarce = {name: configs[name].data for name in configs if name.startswith("labels10_")}
+    assert len(scarce) == 3 and all(data.labelled_fraction == 0.1 for data in scarce.values())
+    assert not scarce["labels10_hard_only"].keep_unlabelled and configs["labels10_hard_only"].losses == \
+        configs["hard_only"].losses
+    assert all(data.labelled_fraction == 1.0 for name, data in
+               ((n, c.data) for n, c in configs.items()) if name not in scarce)
 
 
 def test_unknown_loss_option_names_the_valid_ones():
