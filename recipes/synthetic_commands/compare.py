@@ -1,24 +1,34 @@
-"""The method comparison: every recipe here under one budget, hard_only and the best KD recipe over 3 seeds.
+"""The method comparison: every recipe here under one budget, in two scenarios, each baseline and best over 3 seeds.
 
 Usage:
     python recipes/synthetic_commands/compare.py [key=value ...] [--seeds 3] [--methods hard_only frame_kl ...]
                                                  [--work runs/compare] [--resume] [--jobs N]
     python recipes/synthetic_commands/compare.py [key=value ...] --render-only   # rewrite the outputs from the records
     python recipes/synthetic_commands/compare.py [key=value ...] --only features attention:0   # a share now
+    python recipes/synthetic_commands/compare.py [key=value ...] --teachers      # teacher WER + RTFs, once
+
+Two scenarios, by recipe name: A, "labelled" (every ``<method>.yaml`` not named ``labels10_*`` or
+``streaming_*``; baseline ``hard_only``) and B, "10% labelled" (``labels10_*.yaml``: only a fixed 10% of the
+train split keeps its transcripts; baseline ``labels10_hard_only``).
 
 1. Every method runs once (seed 0) with the same overrides (budget, data, teachers).
-2. The best KD method is the one with the lowest dev WER (dev, not test: the test splits stay unseen by
-   every choice); it and ``hard_only`` run again with seeds 1..N-1.
-3. ``comparison.json`` (per method: mean WER per split with the per-seed values beside it, seeds, student
-   and teacher parameters, updates, audio hours, hardware) and the "Method comparison" section of
+2. Per scenario, the best KD method is the one with the lowest dev WER (dev, not test: the test splits stay
+   unseen by every choice); it and the scenario's baseline run again with seeds 1..N-1.
+3. ``comparison.json`` (per scenario and method: mean WER per split with the per-seed values beside it, seeds,
+   student and teacher parameters, updates, audio hours, hardware, WER relative to each teacher and the
+   teachers' one-thread RTF against the student's; the verdicts) and the "Method comparison" section of
    ``RESULTS.md`` (other sections are left alone) are written from the records below.
 
 Every finished run leaves a record, ``comparison_runs/<method>/seed<k>.json`` (tracked, a few KB: its
 metrics, student/teacher facts and fingerprint), so that a comparison too long for one working session
-(13 runs: many CPU-hours on 2 cores) is spread over several: each session runs some methods and commits their
+(many CPU-hours on 2 cores) is spread over several: each session runs some methods and commits their
 records, and a later one reuses them. The fingerprint is the resolved recipe (``out_dir`` aside), a sha256
 of the weights of every teacher the run reads and one of the training manifest's transcripts; a record
 whose fingerprint no longer matches (a retrained teacher, another budget) is not reused and is named.
+
+``--teachers`` measures, once, every teacher the compared methods read: WER on dev and every test split and
+the one-thread RTF, and the student's RTF (the baseline's seed-0 run under ``--work``); recorded as
+``comparison_runs/_teachers/<name>.json`` and ``comparison_runs/_student_rtf.json`` (see comparison_teachers.py).
 
 Each run is ``speechdistill distill <method>.yaml out_dir=<work>/<method>/seed<k> train.seed=<k> ...``;
 finished runs (a ``metrics.json``) are reused, interrupted ones resume with ``--resume``. ``--jobs N`` runs N
@@ -29,7 +39,6 @@ GPU the small students share it; on CPU, use it with one thread per run.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import os
@@ -40,15 +49,52 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the sibling modules, also when this file is loaded by path (the tests)
+    sys.path.insert(0, str(HERE))
+
+import comparison_teachers as teacher_facts  # noqa: E402
+from comparison_report import render, target_verdict, verdicts, write_outputs  # noqa: E402
+from comparison_teachers import weights_digest  # noqa: E402
+
 SPLITS = ("dev", "test", "test_unseen_voices", "test_unseen_engine", "test_noisy")
-# hard_only first; streaming_* recipes train a streaming student, compared among themselves (benchmarks/streaming.py)
+
+
+class Scenario(NamedTuple):
+    """One comparison setting: its methods are the recipes whose name starts with ``prefix`` (and no other
+    scenario's longer prefix); ``target_ratio``: the best KD method's test WER against the baseline's."""
+
+    title: str
+    prefix: str
+    baseline: str
+    target_ratio: float
+
+
+SCENARIOS = {"A": Scenario("labelled (every training transcript)", "", "hard_only", 0.8),
+             "B": Scenario("10% labelled (a fixed 10% of the train split keeps its transcripts)", "labels10_",
+                           "labels10_hard_only", 0.6)}
+
+
+def scenario_of(method: str) -> str:
+    """The key of the scenario a recipe belongs to, by its name."""
+    return max((key for key, s in SCENARIOS.items() if method.startswith(s.prefix)),
+               key=lambda key: len(SCENARIOS[key].prefix))
+
+
+def _members(methods: list[str], key: str) -> list[str]:
+    return [method for method in methods if scenario_of(method) == key]
+
+
+def _method_order(name: str) -> tuple:
+    return scenario_of(name), name != SCENARIOS[scenario_of(name)].baseline, name
+
+
+# per scenario, baseline first; streaming_* recipes train a streaming student, compared among themselves
+# (benchmarks/streaming.py)
 METHODS = tuple(sorted((p.stem for p in HERE.glob("[!_]*.yaml") if not p.stem.startswith("streaming_")),
-                       key=lambda n: (n != "hard_only", n)))
-START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
-TARGET_RATIO = 0.8  # the best KD recipe's test WER against hard_only's
-LEVELLED = 0.02  # hard_only's dev WER moving less than this (relative) over the budget's last quarter: levelled off
+                       key=_method_order))
 RECORDS = HERE / "comparison_runs"
 
 
@@ -97,35 +143,20 @@ def dev_curve(directory: Path) -> list[list[float]]:
     return [[row["update"], row["wer"]] for row in read_log(directory) if row.get("split") == "dev" and "wer" in row]
 
 
-def sha256_of(paths: list[Path]) -> str:
-    """The first 16 hex digits of one sha256 over the files' bytes, in path order."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+def resolved(method: str, overrides: list[str]):
+    """A recipe of this folder, resolved with the overrides."""
+    from speechdistill.distill.config import load_distill_config
 
-
-@functools.cache
-def weights_digest(spec: str) -> str:
-    """A teacher's identity in a fingerprint: the digest of its safetensors (hashed once per process, although
-    every run and every record asks), or its name when it is a hub id (or a folder still to be made)."""
-    folder = Path(spec)
-    if not folder.is_dir():
-        return spec
-    weights = sorted(folder.glob("*.safetensors"))
-    return sha256_of(weights) if weights else f"no safetensors in {spec}"
+    return load_distill_config(HERE / f"{method}.yaml", overrides)
 
 
 def fingerprint(method: str, seed: int, overrides: list[str]) -> dict:
     """What makes two runs the same experiment: the resolved recipe (``out_dir`` aside), the weights of the
     teachers it reads (a hub id is taken by name) and the training transcripts."""
     from speechdistill.config import config_to_dict
-    from speechdistill.distill.config import load_distill_config
     from speechdistill.distill.plan import plan_recipe
 
-    config = load_distill_config(HERE / f"{method}.yaml", [*overrides, f"train.seed={seed}"])
+    config = resolved(method, [*overrides, f"train.seed={seed}"])
     recipe = config_to_dict(config)
     recipe.pop("out_dir", None)
     teachers = {}
@@ -246,8 +277,7 @@ def summarise(method: str, runs: dict[int, dict], facts: dict, hardware_note: st
 
 
 def levelling(row: dict) -> dict | None:
-    """How much a method's (seed-mean) dev WER still moved over the last quarter of the budget: the evidence that
-    the budget is where hard_only has levelled off (LEVELLED: relative change below that fraction)."""
+    """How much a method's (seed-mean) dev WER still moved over the last quarter of the budget."""
     curve = row.get("dev_curve") or []
     if len(curve) < 2:
         return None
@@ -255,61 +285,18 @@ def levelling(row: dict) -> dict | None:
     start_update, start_wer = min(curve, key=lambda point: abs(point[0] - 0.75 * last_update))
     change = (last_wer - start_wer) / max(start_wer, 1e-9)
     return {"from_update": start_update, "from_dev_wer": start_wer, "to_update": last_update, "to_dev_wer": last_wer,
-            "relative_change": change, "threshold": LEVELLED, "levelled": abs(change) < LEVELLED}
+            "relative_change": change}
 
 
-def best_kd(methods: dict[str, dict]) -> str | None:
-    kd = {name: row["dev_wer"] for name, row in methods.items() if name != "hard_only" and "dev_wer" in row}
+def best_kd(methods: dict[str, dict], baseline: str) -> str | None:
+    """The method other than the baseline with the lowest (seed-mean) dev WER."""
+    kd = {name: row["dev_wer"] for name, row in methods.items() if name != baseline and "dev_wer" in row}
     return min(kd, key=kd.get) if kd else None
 
 
-def render(comparison: dict) -> str:
-    methods = comparison["methods"]
-    lines = [START, "## Method comparison", "",
-             f"Written by `python recipes/synthetic_commands/compare.py` (do not edit by hand). Budget: "
-             f"{comparison['budget']}. Hardware: {comparison['hardware']}. WER in %, greedy decoding; over several "
-             "seeds the mean, per-seed values in brackets.", "",
-             "| method | " + " | ".join(SPLITS) + " | seeds | student params | teacher params |",
-             "|---|" + "---|" * (len(SPLITS) + 3)]
-    for name, row in methods.items():
-        cells = []
-        for split in SPLITS:
-            if f"{split}_wer" not in row:
-                cells.append("-")
-                continue
-            mean, per_seed = row[f"{split}_wer"] * 100, row[f"{split}_wer_per_seed"]
-            cells.append(f"{mean:.1f}" + (f" ({', '.join(f'{v * 100:.1f}' for v in per_seed)})"
-                                          if len(per_seed) > 1 else ""))
-        teacher = f"{row['teacher_params'] / 1e6:.2f}M" if row.get("teacher_params") else "-"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(row['seeds'])} | {row['params'] / 1e6:.2f}M | "
-                     f"{teacher} |")
-    best = comparison.get("best_method")
-    if best and "hard_only" in methods:
-        ratio = methods[best]["test_wer"] / max(methods["hard_only"]["test_wer"], 1e-9)
-        size = methods[best]["params"] / methods[best]["teacher_params"] if methods[best].get("teacher_params") else None
-        verdict = "met" if ratio <= TARGET_RATIO and (size is None or size <= 1 / 8) else "not met"
-        lines += ["", f"Best KD recipe by dev WER: `{best}`; its test WER is {ratio:.2f}x hard_only's "
-                  f"(target <= {TARGET_RATIO}x with a student <= 1/8 of its teacher"
-                  + (f", here {size:.3f}" if size else "") + f"): {verdict}."]
-    level = comparison.get("levelling")
-    if level:
-        verdict = ("levelled off" if level["levelled"] else
-                   "NOT levelled off: the budget is too short for the comparison to count")
-        lines += ["", f"Budget check: hard_only's dev WER {level['from_dev_wer'] * 100:.1f}% at update "
-                  f"{level['from_update']} -> {level['to_dev_wer'] * 100:.1f}% at {level['to_update']} over the "
-                  f"budget's last quarter ({level['relative_change'] * 100:+.1f}% relative; levelled off when within "
-                  f"{level['threshold'] * 100:.0f}%): {verdict}."]
-    if comparison.get("plot"):
-        lines += ["", f"![dev WER by update, every method]({comparison['plot']})"]
-    if comparison.get("missing_runs"):
-        lines += ["", f"Incomplete: still to run {', '.join(comparison['missing_runs'])} "
-                  "(`compare.py` with the same overrides picks up from the records)."]
-    lines.append(END)
-    return "\n".join(lines)
-
-
 def collect(records: Path, methods: list[str], overrides: list[str], budget: str) -> dict:
-    """The comparison from the records whose fingerprint matches these settings; stale ones are named."""
+    """The comparison from the records (and teacher facts) whose fingerprint matches these settings; stale ones
+    are named."""
     rows, stale, machines = {}, [], []
     for method in methods:
         used = []
@@ -325,18 +312,40 @@ def collect(records: Path, methods: list[str], overrides: list[str], budget: str
             rows[method] = summarise(method, {r["seed"]: r["metrics"] for r in used}, used[0]["facts"], where,
                                      {r["seed"]: r.get("dev_curve") for r in used})
             machines += [r["hardware"] for r in used]
+    baseline = resolved(SCENARIOS["A"].baseline, overrides)
+    teachers, student = teacher_facts.read_facts(
+        records, teacher_facts.compared_teachers([resolved(m, overrides) for m in methods]), baseline, stale)
+    for row in rows.values():
+        row.update(teacher_facts.teacher_relative(row, teachers, student))
+        measured = [teachers[name].get("params") for name in row["teachers"] if name in teachers]
+        if measured and all(measured):  # parameters in use, where the safetensors count sees a head alone
+            row["teacher_params"] = max(measured)
     if stale:
         print(f"not reused (stale records): {', '.join(stale)}", file=sys.stderr)
-    return {"budget": budget, "hardware": "; ".join(dict.fromkeys(machines)) or hardware(),
-            "best_method": best_kd(rows), "levelling": levelling(rows["hard_only"]) if "hard_only" in rows else None,
-            "methods": rows}
+    comparison = {"budget": budget, "hardware": "; ".join(dict.fromkeys(machines)) or hardware(),
+                  "teachers": teachers, "student_rtf": student, "scenarios": by_scenario(rows, methods)}
+    return {**comparison, "verdicts": verdicts(comparison)}
+
+
+def by_scenario(rows: dict[str, dict], methods: list[str]) -> dict:
+    """The rows grouped by scenario (those with a compared method), each with its baseline and best KD method."""
+    scenarios = {}
+    for key, scenario in SCENARIOS.items():
+        members = _members(methods, key)
+        if not members:
+            continue
+        found = {m: rows[m] for m in members if m in rows}
+        entry = {"title": scenario.title, "baseline": scenario.baseline,
+                 "best_method": best_kd(found, scenario.baseline), "target_ratio": scenario.target_ratio,
+                 "levelling": levelling(found[scenario.baseline]) if scenario.baseline in found else None,
+                 "methods": found}
+        scenarios[key] = {**entry, "verdict": target_verdict(entry)}
+    return scenarios
 
 
 def describe_budget(overrides: list[str]) -> str:
     """The budget every run shares, in words, from the resolved hard_only recipe (plus the overrides given)."""
-    from speechdistill.distill.config import load_distill_config
-
-    config = load_distill_config(HERE / "hard_only.yaml", overrides)
+    config = resolved(SCENARIOS["A"].baseline, overrides)
     train, augment = config.train, config.augment
     hours = train.max_updates * train.batch_seconds / 3600
     text = (f"{train.max_updates} updates of {train.batch_seconds:g} s of padded audio (~{hours:.0f} h; lr "
@@ -345,60 +354,27 @@ def describe_budget(overrides: list[str]) -> str:
     return text + (f"; overrides: `{' '.join(overrides)}`" if overrides else "")
 
 
-def write_plot(path: Path, comparison: dict) -> Path:
-    """Dev WER against updates, one line per method (seed mean), drawn on matplotlib's Agg canvas."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from speechdistill.io import atomic_write
-
-    figure = Figure(figsize=(7, 4.5), dpi=120)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    for name, row in comparison["methods"].items():
-        curve = row.get("dev_curve") or []
-        if curve:
-            style = {"color": "black", "linewidth": 2} if name == "hard_only" else {"linewidth": 1}
-            axes.plot([u for u, _ in curve], [w * 100 for _, w in curve], marker=".", label=name, **style)
-    axes.set_xlabel("update")
-    axes.set_ylabel("dev WER (%)")
-    axes.set_ylim(0, 110)
-    axes.set_title(f"Method comparison, dev WER by update ({comparison['hardware']})", fontsize=8)
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
-    return atomic_write(path, lambda tmp: figure.savefig(str(tmp), format="png"))
-
-
-def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
-    from speechdistill.io import atomic_write_text
-    from speechdistill.markdown import replace_section
-
-    plot = json_path.with_suffix(".png")
-    if any(row.get("dev_curve") for row in comparison["methods"].values()):
-        write_plot(plot, comparison)
-        comparison = {**comparison, "plot": os.path.relpath(plot, results_md.parent)}
-    atomic_write_text(json_path, json.dumps(comparison, indent=2) + "\n")
-    text = results_md.read_text() if results_md.is_file() else "# Results: synthetic voice commands\n"
-    atomic_write_text(results_md, replace_section(text, START, END, render(comparison)))
-
-
 def planned_runs(methods: list[str], comparison: dict, seeds: int) -> list[tuple[str, int]]:
-    """Every run the comparison needs: seed 0 of each method, then seeds 1..N-1 of hard_only and of the best KD
-    method (known once every seed-0 run is in)."""
+    """Every run the comparison needs: seed 0 of each method, then per scenario seeds 1..N-1 of its baseline
+    and of its best KD method (known once every seed-0 run of the scenario is in)."""
     runs = [(method, 0) for method in methods]
-    if all(method in comparison["methods"] for method in methods):
-        runs += [(method, seed) for method in dict.fromkeys(("hard_only", comparison["best_method"]))
-                 if method in methods for seed in range(1, seeds)]
+    for key, scenario in comparison["scenarios"].items():
+        members = _members(methods, key)
+        if all(method in scenario["methods"] for method in members):
+            runs += [(method, seed) for method in dict.fromkeys((scenario["baseline"], scenario["best_method"]))
+                     if method in members for seed in range(1, seeds)]
     return runs
 
 
 def missing_runs(methods: list[str], comparison: dict, seeds: int) -> list[str]:
-    have = {(m, s) for m, row in comparison["methods"].items() for s in row["seeds"]}
-    needed = planned_runs(methods, comparison, seeds)
-    waiting = seeds > 1 and not all(method in comparison["methods"] for method in methods)
-    return [f"{m}:{s}" for m, s in needed if (m, s) not in have] + \
-        (["seeds 1.." + str(seeds - 1) + " of hard_only and of the best KD method"] if waiting else [])
+    """The runs still to do, and per scenario still waiting on seed 0, the later seeds it will need."""
+    scenarios = comparison["scenarios"]
+    have = {(m, s) for scenario in scenarios.values() for m, row in scenario["methods"].items() for s in row["seeds"]}
+    missing = [f"{m}:{s}" for m, s in planned_runs(methods, comparison, seeds) if (m, s) not in have]
+    for key, scenario in scenarios.items():
+        if seeds > 1 and not all(method in scenario["methods"] for method in _members(methods, key)):
+            missing.append(f"seeds 1..{seeds - 1} of {scenario['baseline']} and of the best KD method")
+    return missing
 
 
 def parse_only(items: list[str], methods: list[str]) -> list[tuple[str, int]]:
@@ -411,18 +387,37 @@ def parse_only(items: list[str], methods: list[str]) -> list[tuple[str, int]]:
     return runs
 
 
+def _finished_as(run: Path, wanted: dict) -> bool:
+    """A finished run in the work folder made with these settings."""
+    found = run / "fingerprint.json"
+    return (run / "best").is_dir() and found.is_file() and json.loads(found.read_text()) == wanted
+
+
+def measure_teachers(methods: list[str], overrides: list[str], records: Path, work: Path) -> None:
+    """``--teachers``: the facts of every teacher the methods read, and the RTF of a finished baseline student
+    (every student shares one architecture): scenario A's seed-0 run, else another scenario's."""
+    baselines = [SCENARIOS[key].baseline for key in SCENARIOS if _members(methods, key)]
+    runs = [run_dir(work, b, 0) for b in baselines if _finished_as(run_dir(work, b, 0), fingerprint(b, 0, overrides))]
+    student = runs[0] / "best" if runs else None
+    teacher_facts.measure([resolved(m, overrides) for m in methods], resolved(SCENARIOS["A"].baseline, overrides),
+                          records, student)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="key=value overrides for every run (budget, data, teachers)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds for hard_only and the best KD recipe")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds for each scenario's baseline and best KD recipe")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="the methods compared")
-    parser.add_argument("--only", nargs="+", default=None, metavar="METHOD[:SEED]",
-                        help="run just these now (a share of a comparison spread over sessions), then render")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--only", nargs="+", default=None, metavar="METHOD[:SEED]",
+                      help="run just these now (a share of a comparison spread over sessions), then render")
     parser.add_argument("--work", type=Path, default=Path("runs/compare"))
     parser.add_argument("--records", type=Path, default=RECORDS, help="where finished runs are recorded")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process")
-    parser.add_argument("--render-only", action="store_true", help="only rewrite the outputs from the records")
+    what.add_argument("--render-only", action="store_true", help="only rewrite the outputs from the records")
+    what.add_argument("--teachers", action="store_true",
+                      help="measure the teachers' WER and one-thread RTF and the student's (once), then render")
     parser.add_argument("--json", type=Path, default=HERE / "comparison.json", help=argparse.SUPPRESS)
     parser.add_argument("--results-md", type=Path, default=HERE / "RESULTS.md", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -431,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     def go(runs: list[tuple[str, int]]) -> None:
         run_all(runs, args.work, args.overrides, args.resume, args.jobs, args.records)
 
-    if args.only:
+    if args.teachers:
+        measure_teachers(args.methods, args.overrides, args.records, args.work)
+    elif args.only:
         go(parse_only(args.only, args.methods))
     elif not args.render_only:
         go([(method, 0) for method in args.methods])
