@@ -33,7 +33,7 @@ def comparison_ranking(best_method: str) -> str | None:
 
 
 def demo_section(outputs: dict, wall_s: float, settings_line: str, bench: dict, agreement: str) -> str:
-    hard, best = outputs["hard_only"], outputs["best"]
+    hard, best = outputs["students"]["hard_only"], outputs["students"]["best"]
     splits = list(hard["wer"])
     rows = "\n".join(f"| {o['method']} | " + " | ".join(f"{o['wer'][s] * 100:.1f}" for s in splits)
                      + f" | {o['updates']} | {o['audio_hours_seen']:.2f} |" for o in (hard, best))
@@ -80,8 +80,9 @@ def write_demo_report(ctx) -> dict:
     bench = json.loads((bench_dir / "results.json").read_text())
     stages = [json.loads(p.read_text()) for p in sorted((ctx.out / "stages").glob("*.json"))]
     wall = sum(r["wall_s"] for r in stages)
-    demo = ranking(outputs["hard_only"], outputs["best"])
-    reference = comparison_ranking(outputs["best"]["method"])
+    students = outputs["students"]
+    demo = ranking(students["hard_only"], students["best"])
+    reference = comparison_ranking(students["best"]["method"])
     agreement = (f"the demo ranks {'the KD student' if demo == 'kd' else 'hard_only'} first; "
                  + ("no method comparison to check against yet" if reference is None else
                     f"the method comparison {'agrees' if reference == demo else 'DISAGREES'}"))

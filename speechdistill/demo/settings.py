@@ -20,12 +20,15 @@ COMPARISON_JSON = REPO / "recipes" / "synthetic_commands" / "comparison.json"
 
 
 def finished_comparison(path: Path = COMPARISON_JSON) -> dict | None:
-    """The method comparison ``compare.py`` wrote, or None while there is none or it still misses runs
-    (a comparison spread over sessions names the best KD method only once every method has run)."""
+    """Scenario A (every transcript kept) of the method comparison ``compare.py`` wrote, or None while there is
+    none or it still misses runs (a comparison spread over sessions names the best KD method only once every
+    method has run)."""
     if not path.is_file():
         return None
     comparison = json.loads(path.read_text())
-    return None if comparison.get("missing_runs") else comparison
+    if comparison.get("missing_runs") or "A" not in comparison.get("scenarios", {}):
+        return None
+    return comparison["scenarios"]["A"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class DemoSettings:
     teacher_recipes: dict = field(default_factory=lambda: {"w2v": "recipes/teachers/whisper_ctc.yaml"})
     teacher_minutes: float = 30.0  # a whisper-ctc head leaves the CTC plateau within minutes on CPU
     teacher_overrides: dict = field(default_factory=dict)
+    side_by_side: bool = True  # the two students at once, one core each (on 2+ cores without a GPU)
     bench_utterances: int | None = 40
     bench_manifests: tuple[str, ...] = ("test", "test_unseen_voices", "test_noisy", "test_unseen_engine")
     bench_memory: bool = True

@@ -1,6 +1,7 @@
 """The demo's stages, in order; each reads what earlier ones recorded and returns what it made.
 
-corpus -> teachers -> cache -> hard_only -> best -> export -> bench -> report. A finished stage leaves
+corpus -> teachers -> cache -> students (hard_only and the KD recipe, side by side on two cores) -> export ->
+bench -> report. A finished stage leaves
 ``stages/<name>.json`` (settings digest, outputs, wall time) and is skipped on a rerun with the same
 settings; a killed stage starts again (corpus synthesis, caching and distillation resume inside it).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +23,12 @@ from .settings import COMPARISON_JSON, REPO, DemoSettings, finished_comparison
 SYNTHETIC = REPO / "recipes" / "synthetic_commands"
 DEFAULT_BEST = "frame_kl"
 STUDENT_RUNS = "runs"
+POLL_S = 10.0  # how often the side-by-side students' logs are read for progress
+# padded audio the 1m student trains on per second of wall time on the 2-core box: both threads (measured
+# earlier: 2.6 updates/s of 60 s), one thread beside another job; a KD student from a cache is slower
+TWO_THREADS_AUDIO_S_PER_S = 150.0
+ONE_THREAD_AUDIO_S_PER_S = 150.0
+KD_SLOWDOWN = 1.15
 
 
 @dataclass
@@ -217,30 +225,84 @@ def run_cache(ctx: DemoContext) -> dict:
     return made
 
 
-def _distill(ctx: DemoContext, method: str) -> dict:
-    from ..distill.training import distill
+def _student_config(ctx: DemoContext, method: str):
+    return _recipe(ctx, method, cache=method != "hard_only")  # plain CTC reads no teacher and no cache
 
-    config = _recipe(ctx, method, cache=method != "hard_only")  # plain CTC reads no teacher and no cache
-    out = Path(config.out_dir)
-    resume = (out / "checkpoints" / "last").is_dir()
-    best = distill(config, resume=resume, recipe=str(SYNTHETIC / f"{method}.yaml"),
-                   command=f"speechdistill demo (stage {method})")
+
+def _student_outputs(method: str, out: Path, best: Path) -> dict:
     metrics = json.loads((out / "metrics.json").read_text())
     return {"method": method, "best": str(best), "wer": metrics["wer"], "updates": metrics["updates"],
             "audio_hours_seen": metrics["audio_hours_seen"]}
 
 
-def run_hard_only(ctx: DemoContext) -> dict:
-    return _distill(ctx, "hard_only")
+def _distill_here(ctx: DemoContext, method: str) -> dict:
+    """Distil ``method`` in this process (every core torch is allowed)."""
+    from ..distill.training import distill
+
+    config = _student_config(ctx, method)
+    out = Path(config.out_dir)
+    best = distill(config, resume=(out / "checkpoints" / "last").is_dir(), recipe=str(SYNTHETIC / f"{method}.yaml"),
+                   command=f"speechdistill demo (stage students, {method})")
+    return _student_outputs(method, out, best)
 
 
-def run_best(ctx: DemoContext) -> dict:
-    return _distill(ctx, ctx.outputs["teachers"]["method"])
+def _distill_side_by_side(ctx: DemoContext, methods: list[str]) -> dict:
+    """One child process per student, one thread each (two small students on two cores finish together in
+    about the time one takes with both cores); progress read from their training logs."""
+    from ..progress import progress_bar
+    from ..train.loop import read_log
+
+    runs = {}
+    for method in methods:
+        out = Path(_student_config(ctx, method).out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "speechdistill", "distill", str(SYNTHETIC / f"{method}.yaml"),
+                   *_overrides(ctx, method, cache=method != "hard_only"),
+                   *(["--resume"] if (out / "checkpoints" / "last").is_dir() else [])]
+        log = open(out / "demo.log", "w")  # noqa: SIM115 (closed below, once the child is done)
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
+        runs[method] = (out, child, log, progress_bar(total=ctx.settings.updates, desc=method, unit="update"))
+    while any(child.poll() is None for _, child, _, _ in runs.values()):
+        time.sleep(POLL_S)
+        for out, _, _, bar in runs.values():
+            done = max((row["update"] for row in _rows(out, read_log) if row.get("split") == "train"), default=0)
+            bar.update(max(0, done - bar.n))
+    for method, (out, child, log, bar) in runs.items():
+        bar.close()
+        log.close()
+        if child.returncode != 0:
+            tail = (out / "demo.log").read_text().strip().splitlines()[-1:] or [""]
+            raise RuntimeError(f"demo: student {method} failed (exit {child.returncode}): {tail[0]} "
+                               f"(log: {out / 'demo.log'})")
+    return {method: _student_outputs(method, out, out / "best") for method, (out, *_) in runs.items()}
+
+
+def _rows(out: Path, read_log) -> list[dict]:
+    return read_log(out) if (out / "log.jsonl").is_file() else []
+
+
+def side_by_side(settings: DemoSettings) -> bool:
+    """Both students at once, one core each, when there are two cores and no GPU."""
+    return settings.side_by_side and (os.cpu_count() or 1) >= 2 and not _on_gpu()
+
+
+def run_students(ctx: DemoContext) -> dict:
+    """``hard_only`` and the chosen KD recipe under the same budget: {"hard_only": ..., "best": ...}."""
+    method = ctx.outputs["teachers"]["method"]
+    if side_by_side(ctx.settings):
+        both = _distill_side_by_side(ctx, ["hard_only", method])
+        return {"hard_only": both["hard_only"], "best": both[method]}
+    return {"hard_only": _distill_here(ctx, "hard_only"), "best": _distill_here(ctx, method)}
+
+
+def _students(ctx: DemoContext) -> dict:
+    return ctx.outputs["students"]
 
 
 def _winner(ctx: DemoContext) -> dict:
     """The better of the two students by dev WER (ties: the KD one)."""
-    hard, best = ctx.outputs["hard_only"], ctx.outputs["best"]
+    hard, best = _students(ctx)["hard_only"], _students(ctx)["best"]
     return hard if hard["wer"]["dev"] < best["wer"]["dev"] else best
 
 
@@ -259,8 +321,8 @@ def run_bench(ctx: DemoContext) -> dict:
     s = ctx.settings
     teachers = ctx.outputs["teachers"]["teachers"]
     models = [ModelSpec(f"{name}-teacher", info["path"], "teacher") for name, info in teachers.items()]
-    for stage in ("hard_only", "best"):
-        models.append(ModelSpec(f"{ctx.outputs[stage]['method']}-student", ctx.outputs[stage]["best"], "student"))
+    for student in _students(ctx).values():
+        models.append(ModelSpec(f"{student['method']}-student", student["best"], "student"))
     bundle = ctx.outputs["export"]
     models.append(ModelSpec(f"{bundle['student']}-bundle", bundle["path"], "student", ("onnx-fp32", "onnx-int8")))
     config = BenchConfig(name="demo", models=tuple(models), out_dir=str(ctx.out / "bench"),
@@ -279,17 +341,19 @@ def run_report(ctx: DemoContext) -> dict:
 
 
 def _distill_minutes(s: DemoSettings) -> float:
-    # measured: the 1m student trains on ~150 s of padded audio per second on 2 cores (2.6 updates/s of 60 s),
-    # plus its dev evaluations and the final scoring
-    return s.updates * s.batch_seconds / 150 / 60 + 0.7
+    """Both students' stage: one after the other on both cores, or side by side on one core each; the KD student
+    is the slower one (it reads its teacher's cache), plus dev evaluations and the final scoring (~0.7 min)."""
+    audio_s = s.updates * s.batch_seconds
+    if side_by_side(s):
+        return audio_s * KD_SLOWDOWN / ONE_THREAD_AUDIO_S_PER_S / 60 + 0.7
+    return audio_s * (1 + KD_SLOWDOWN) / TWO_THREADS_AUDIO_S_PER_S / 60 + 1.4
 
 
 STAGES = (
     Stage("corpus", lambda s: s.hours * 60 / 80 + 0.2, run_corpus),  # ~80x real time on 2 cores
     Stage("teachers", _teacher_minutes, run_teachers),
     Stage("cache", lambda s: s.hours * 60 / 12 + 0.3, run_cache),  # whisper-ctc (8 s window): 12x real time, 1 thread
-    Stage("hard_only", _distill_minutes, run_hard_only),
-    Stage("best", lambda s: _distill_minutes(s) * 1.15, run_best),
+    Stage("students", _distill_minutes, run_students),
     Stage("export", lambda s: 0.5, run_export),
     Stage("bench", lambda s: 0.5 + 0.05 * (s.bench_utterances or 60) * len(s.bench_manifests), run_bench),
     Stage("report", lambda s: 0.0, run_report),
