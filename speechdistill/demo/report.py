@@ -51,7 +51,7 @@ Students (PyTorch, greedy decoding, WER % on the demo corpus's splits):
 
 Ranking of `hard_only` against `{best['method']}` on test: {agreement}
 
-Benchmark of the teachers, both students, the exported bundle (int8 and fp32) and PocketSphinx:
+Benchmark of the teachers, both students, the exported bundle (int8 and fp32) and the peers (PocketSphinx, Whisper through faster-whisper):
 
 {manifest_tables(bench, '###')}
 {END}"""

@@ -63,6 +63,7 @@ class DemoSettings:
     bench_manifests: tuple[str, ...] = ("test", "test_unseen_voices", "test_noisy", "test_unseen_engine")
     bench_memory: bool = True
     pocketsphinx: bool = True
+    faster_whisper: str | None = "whisper-base"  # a packaged Whisper benchmarked through faster-whisper (None: not)
     write_results: bool = True  # the "Demo" section of recipes/synthetic_commands/RESULTS.md
 
     def digest(self) -> str:

@@ -37,7 +37,8 @@ def test_demo_runs_every_stage_and_reports(demo):
     results = json.loads(next((out / "bench").glob("*_demo/results.json")).read_text())
     runtimes = {(r["model"], r["runtime"]) for r in results["rows"]}
     assert {("frame_kl-bundle", "onnx-int8"), ("frame_kl-bundle", "onnx-fp32"), ("w2v-teacher", "torch-fp32"),
-            ("hard_only-student", "torch-fp32"), ("pocketsphinx-general", "pocketsphinx")} <= runtimes
+            ("hard_only-student", "torch-fp32"), ("pocketsphinx-general", "pocketsphinx"),
+            ("whisper-base-faster-whisper", "faster-whisper-int8")} <= runtimes
     assert (out / "bundle" / "model.int8.onnx").is_file() and report["bundle"] == str(out / "bundle")
     assert report["ranking"] in ("kd", "hard_only")
     cache = json.loads(stage_path(out, "cache").read_text())["outputs"]
