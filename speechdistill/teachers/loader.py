@@ -15,6 +15,7 @@ from .ctc import CTCTeacher
 from .packaged import is_packaged_name, resolve_packaged
 from .whisper import WhisperTeacher
 from .whisper_ctc_teacher import base_identity, is_whisper_ctc_dir, load_whisper_ctc, read_whisper_ctc_config
+from .whisper_lora import is_whisper_lora_dir, materialise_adapter, read_adapter_config
 
 CTC_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
 WHISPER_MODEL_TYPES = ("whisper",)
@@ -78,6 +79,9 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
     backend: Whisper only: "torch" decodes with Hugging Face's generate; "ctranslate2" keeps the torch
     encoder and decodes its output with CTranslate2 (``CT2WhisperDecoder``, CPU, ``compute_type`` int8 or
     float32 ...), from the packaged teacher's kept CTranslate2 directory or a one-time conversion.
+    A whisper-lora adapter directory loads as the Whisper teacher its base becomes with the adapter merged in
+    (``whisper_lora.materialise_adapter``: made once under ``$SPEECHDISTILL_HOME/adapted``), with the
+    adapter's encoder window unless ``window_s`` is given.
     A local directory whose ``speechdistill.json`` marks it as a student, bundle, cache or corpus is refused.
     Whisper teachers refuse audio longer than their encoder window (30 s for hub checkpoints) instead of
     chunking it.
@@ -98,6 +102,8 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
                 raise TeacherLoadError(f"{name}: the {backend} backend decodes Whisper's decoder; a whisper-ctc "
                                        "teacher has none")
             return load_whisper_ctc(local, device, nbest=nbest, beam=beam, name=name)
+        if is_whisper_lora_dir(local):
+            local, window_s = _adapted(local, window_s)
         source = str(local)
     elif str(spec).startswith((".", "/", "~")) or local.exists():
         raise TeacherLoadError(f"{spec}: not a model directory")
@@ -129,13 +135,26 @@ def load_teacher(spec: str | Path, device: str | torch.device = "cpu", dtype: to
 
 def teacher_weight_dirs(spec: str | Path) -> list[Path]:
     """The directories whose weights a teacher runs on: a packaged teacher's conversion, a whisper-ctc
-    teacher's own directory and its base Whisper's (the head alone does not run), any other directory itself."""
+    teacher's own directory and its base Whisper's (the head alone does not run), likewise a whisper-lora
+    adapter's, any other directory itself."""
     if is_packaged_name(spec):
         return [resolve_packaged(str(spec))]
     directory = Path(spec)
     if is_whisper_ctc_dir(directory):
         return [directory, base_identity(read_whisper_ctc_config(directory).base)[0]]
+    if is_whisper_lora_dir(directory):  # the adapter and its base (the merged copy is a cache of the two)
+        return [directory, base_identity(read_adapter_config(directory).base)[0]]
     return [directory]
+
+
+def _adapted(directory: Path, window_s: float | None) -> tuple[Path, float]:
+    """The merged Whisper directory of a whisper-lora adapter and the window to run it with (the adapter's
+    unless ``window_s`` is given); a missing or different base is a TeacherLoadError."""
+    try:
+        config = read_adapter_config(directory)
+        return materialise_adapter(directory), config.window_s if window_s is None else window_s
+    except ValueError as exc:
+        raise TeacherLoadError(str(exc)) from None
 
 
 def _ct2_decoder(name: str, source: str, compute_type: str) -> CT2WhisperDecoder:

@@ -184,9 +184,14 @@ def train_teacher_from_config(path: str | Path, overrides: list[str], *, resume:
 
     # A resumed run's card must say so: its updates were not all made by this one command.
     command = shlex.join(["speechdistill", "teacher", "train", str(path), *overrides, *(["--resume"] if resume else [])])
-    if apply_overrides(read_yaml_mapping(path), overrides).get("architecture") == "whisper-ctc":
+    architecture = apply_overrides(read_yaml_mapping(path), overrides).get("architecture")
+    if architecture == "whisper-ctc":
         from .train_whisper_ctc import WhisperCTCRecipe, train_whisper_ctc
 
         return train_whisper_ctc(load_config(WhisperCTCRecipe, path, overrides), resume=resume, command=command)
+    if architecture == "whisper-lora":
+        from .train_whisper_lora import WhisperLoRARecipe, train_whisper_lora
+
+        return train_whisper_lora(load_config(WhisperLoRARecipe, path, overrides), resume=resume, command=command)
     config = load_config(TeacherConfig, path, overrides)
     return train_teacher(config, resume=resume, command=command)

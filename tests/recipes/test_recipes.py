@@ -18,6 +18,7 @@ from speechdistill.losses.registry import MIX_KEY
 from speechdistill.markers import read_marker
 from speechdistill.students import load_student
 from speechdistill.teachers.train_whisper_ctc import WhisperCTCRecipe
+from speechdistill.teachers.train_whisper_lora import WhisperLoRARecipe
 from speechdistill.teachers.training import TeacherConfig
 from speechdistill.train.loop import read_log
 
@@ -25,8 +26,8 @@ from ..distill.helpers import RECIPES, SYNTHETIC, tiny_overrides, tiny_teachers,
 
 
 def _validate_teacher(path: Path, overrides: list[str]) -> None:
-    whisper_ctc = yaml.safe_load(path.read_text()).get("architecture") == "whisper-ctc"
-    load_config(WhisperCTCRecipe if whisper_ctc else TeacherConfig, path, overrides)
+    recipes = {"whisper-ctc": WhisperCTCRecipe, "whisper-lora": WhisperLoRARecipe}
+    load_config(recipes.get(yaml.safe_load(path.read_text()).get("architecture"), TeacherConfig), path, overrides)
 
 
 def _validate_distill(path: Path, overrides: list[str]) -> None:
