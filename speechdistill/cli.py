@@ -11,13 +11,9 @@ import importlib
 import sys
 
 from . import __version__
-from .allocator import keep_freed_memory
 
 # Command groups, in the order `--help` lists them. Each module exposes register(subparsers).
 COMMAND_MODULES = ("demo", "corpus", "teacher", "evaluate", "cache", "bench", "distill", "export")
-# Long training and teacher jobs keep freed heap memory (speechdistill.allocator); bench does not, so that its
-# memory figures stay those of a plain process.
-KEEP_FREED_MEMORY = ("demo", "teacher", "cache-teacher", "distill")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command in KEEP_FREED_MEMORY:
-        keep_freed_memory()
     try:
         result = args.handler(args)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as exc:
