@@ -24,10 +24,11 @@ SYNTHETIC = REPO / "recipes" / "synthetic_commands"
 DEFAULT_BEST = "frame_kl"
 STUDENT_RUNS = "runs"
 POLL_S = 10.0  # how often the side-by-side students' logs are read for progress
-# padded audio the 1m student trains on per second of wall time on the 2-core box: both threads (measured
-# earlier: 2.6 updates/s of 60 s), one thread beside another job; a KD student from a cache is slower
-TWO_THREADS_AUDIO_S_PER_S = 150.0
-ONE_THREAD_AUDIO_S_PER_S = 150.0
+# padded audio the 1m student trains on per second of wall time on the 2-core box: on both threads (measured
+# 2026-12-01: 12000 updates of 60 s in 84 min), on one thread beside another job (measured 2026-12-03: 0.74 s
+# per update of 60 s, the comparison's hard_only run); a KD student reading a cache is slower (estimate)
+TWO_THREADS_AUDIO_S_PER_S = 143.0
+ONE_THREAD_AUDIO_S_PER_S = 81.0
 KD_SLOWDOWN = 1.15
 
 
