@@ -11,6 +11,7 @@ import importlib
 import multiprocessing
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,16 +145,24 @@ def test_whisper_small_is_known_and_refused_in_one_line():
         assert fact in message
 
 
-def _resolve_in_child(barrier, queue) -> None:
+def _resolve_in_child(barrier, queue, site: str, home: str, sha: str, log: str) -> None:
+    """A fresh interpreter (spawn: forking a parent whose thread pools — torch, CTranslate2, onnxruntime — are
+    running can hang the child) with the fake wheel registered as the parent test has it."""
+    patch = pytest.MonkeyPatch()
+    patch.syspath_prepend(site)
+    patch.setenv("SPEECHDISTILL_HOME", home)
+    register(patch, sha)
+    count_conversions(patch, log, pause_s=1.0)
     barrier.wait()
     queue.put(str(packaged.resolve_packaged(NAME)))
 
 
-def test_two_processes_convert_once_into_one_directory(fake_wheel, tmp_path, monkeypatch):
-    count_conversions(monkeypatch, tmp_path / "log", pause_s=1.0)
-    context = multiprocessing.get_context("fork")  # children inherit the monkeypatched table
+def test_two_processes_convert_once_into_one_directory(fake_wheel, tiny_ct2, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))  # spawned children import this module
+    context = multiprocessing.get_context("spawn")
     barrier, queue = context.Barrier(2), context.Queue()
-    children = [context.Process(target=_resolve_in_child, args=(barrier, queue)) for _ in range(2)]
+    facts = (str(tmp_path / "site"), str(tmp_path / "home"), file_sha256(tiny_ct2 / "model.bin"), str(tmp_path / "log"))
+    children = [context.Process(target=_resolve_in_child, args=(barrier, queue, *facts)) for _ in range(2)]
     for child in children:
         child.start()
     results = {queue.get(timeout=120) for _ in children}
