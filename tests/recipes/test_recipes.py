@@ -49,7 +49,7 @@ RUNNABLE = [p for p in ALL_YAMLS if p not in FRAGMENTS]
 SYNTHETIC_RECIPES = sorted(p.stem for p in SYNTHETIC.glob("[!_]*.yaml"))
 METHODS = ("hard_only", "frame_kl", "sequence_kd_w2v", "sequence_kd_whisper", "features", "attention",
            "multi_teacher", "all", "labels10_hard_only", "labels10_pseudo_labels", "labels10_unlabelled_kd")
-STREAMING_METHODS = ("streaming_hard_only", "streaming_kd")  # run by tests/recipes/test_streaming_recipes.py
+STREAMING_METHODS = ("streaming_hard_only", "streaming_kd", "streaming_inplace_kd")  # run by tests/recipes/test_streaming_recipes.py
 
 
 def _id(path: Path) -> str:

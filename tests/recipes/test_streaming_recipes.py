@@ -1,5 +1,5 @@
-"""The streaming recipes (streaming_hard_only, streaming_kd) run a few updates on tiny data, and the in-place
-teacher (the student's own full-context mode) behaves as a frozen CTC teacher."""
+"""The streaming recipes (streaming_hard_only, streaming_kd, streaming_inplace_kd) run a few updates on tiny data,
+and the in-place teacher (the student's own full-context mode) behaves as a frozen CTC teacher."""
 
 from __future__ import annotations
 
@@ -32,15 +32,19 @@ def tiny(tmp_path_factory, tiny_teacher_dir):
 def test_streaming_recipes_differ_only_in_how_the_student_is_taught():
     hard = load_distill_config(SYNTHETIC / "streaming_hard_only.yaml")
     kd = load_distill_config(SYNTHETIC / "streaming_kd.yaml")
-    assert (hard.student, hard.train, hard.data, hard.augment) == (kd.student, kd.train, kd.data, kd.augment)
+    inplace = load_distill_config(SYNTHETIC / "streaming_inplace_kd.yaml")
+    for other in (kd, inplace):
+        assert (hard.student, hard.train, hard.data, hard.augment) == \
+            (other.student, other.train, other.data, other.augment)
     assert hard.student.overrides["streaming"] and hard.student.overrides["chunk_frames"] == 16
-    assert kd.teachers["full_context"].spec == SELF_SPEC
-    assert list(plan_recipe(kd).requests) == ["full_context"] and not plan_recipe(hard).requests
+    assert list(plan_recipe(kd).requests) == ["w2v"] and not plan_recipe(hard).requests
+    assert inplace.teachers["full_context"].spec == SELF_SPEC
+    assert list(plan_recipe(inplace).requests) == ["full_context"]
     # a cached comparison run still works: the student's own mode needs no cache
-    assert plan_recipe(load_distill_config(SYNTHETIC / "streaming_kd.yaml", ["teacher_source=cache"])).requests
+    assert plan_recipe(load_distill_config(SYNTHETIC / "streaming_inplace_kd.yaml", ["teacher_source=cache"])).requests
 
 
-@pytest.mark.parametrize("name", ["streaming_hard_only", "streaming_kd"])
+@pytest.mark.parametrize("name", ["streaming_hard_only", "streaming_kd", "streaming_inplace_kd"])
 def test_streaming_recipe_runs_and_exports(name, tiny, tmp_path, capsys):
     corpus, teachers = tiny
     out = tmp_path / name
@@ -49,7 +53,7 @@ def test_streaming_recipe_runs_and_exports(name, tiny, tmp_path, capsys):
     assert "student saved to" in capsys.readouterr().out
     rows = [r for r in read_log(out) if r["split"] == "train"]
     assert [r["update"] for r in rows] == [1, 2, 3]
-    assert all(("frame_kl" in r) == (name == "streaming_kd") for r in rows)
+    assert all(("frame_kl" in r) == (name != "streaming_hard_only") for r in rows)
     assert all(torch.isfinite(torch.tensor(r["total"])) for r in rows)
     best = load_student(out / "best")
     assert best.model.config.streaming and best.model.config.chunk_frames == 2
@@ -70,7 +74,7 @@ def test_self_teacher_is_the_students_full_context_mode(tiny):
     torch.manual_seed(0)
     student = conformer_ctc("0.5m", vocab_size=len(vocab), streaming=True, d_model=32, num_heads=2,
                             subsampling_channels=8, conv_kernel=7).train()
-    config = load_distill_config(SYNTHETIC / "streaming_kd.yaml")
+    config = load_distill_config(SYNTHETIC / "streaming_inplace_kd.yaml")
     source = with_self_teachers(None, config, plan_recipe(config).requests, student, vocab)
     assert isinstance(source, SelfTeacherSource) and source.names == ("full_context",)
     out = source.outputs(batch)["full_context"]
@@ -88,6 +92,6 @@ def test_self_teacher_is_the_students_full_context_mode(tiny):
 
 def test_self_teacher_needs_a_streaming_student(tiny):
     _, vocab = _batch(tiny)
-    config = load_distill_config(SYNTHETIC / "streaming_kd.yaml")
+    config = load_distill_config(SYNTHETIC / "streaming_inplace_kd.yaml")
     with pytest.raises(ValueError, match="streaming student"):
         with_self_teachers(None, config, plan_recipe(config).requests, conformer_ctc("0.5m"), vocab)
