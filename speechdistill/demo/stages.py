@@ -251,7 +251,6 @@ def _distill_side_by_side(ctx: DemoContext, methods: list[str]) -> dict:
     """One child process per student, one thread each (two small students on two cores finish together in
     about the time one takes with both cores); progress read from their training logs."""
     from ..progress import progress_bar
-    from ..train.loop import read_log
 
     runs = {}
     for method in methods:
@@ -267,8 +266,7 @@ def _distill_side_by_side(ctx: DemoContext, methods: list[str]) -> dict:
     while any(child.poll() is None for _, child, _, _ in runs.values()):
         time.sleep(POLL_S)
         for out, _, _, bar in runs.values():
-            done = max((row["update"] for row in _rows(out, read_log) if row.get("split") == "train"), default=0)
-            bar.update(max(0, done - bar.n))
+            bar.update(max(0, _last_update(out) - bar.n))
     for method, (out, child, log, bar) in runs.items():
         bar.close()
         log.close()
@@ -279,8 +277,13 @@ def _distill_side_by_side(ctx: DemoContext, methods: list[str]) -> dict:
     return {method: _student_outputs(method, out, out / "best") for method, (out, *_) in runs.items()}
 
 
-def _rows(out: Path, read_log) -> list[dict]:
-    return read_log(out) if (out / "log.jsonl").is_file() else []
+def _last_update(out: Path) -> int:
+    """The last training update a run's log.jsonl records (0 before it has one)."""
+    from ..train.loop import read_log
+
+    if not (out / "log.jsonl").is_file():
+        return 0
+    return max((row["update"] for row in read_log(out) if row.get("split") == "train"), default=0)
 
 
 def side_by_side(settings: DemoSettings) -> bool:
@@ -353,8 +356,8 @@ def _distill_minutes(s: DemoSettings) -> float:
 
 
 def _bench_minutes(s: DemoSettings) -> float:
-    # ~3 s per utterance for the package's models and PocketSphinx together; faster-whisper (Whisper's 30 s
-    # window, one-thread RTF ~0.45 on ~3 s clips) ~2.5 s more for its one-thread and batched passes
+    # estimates: ~3 s per utterance for the package's models and PocketSphinx together; faster-whisper (Whisper's
+    # 30 s window, one-thread RTF 0.47 measured on ~3 s clips) ~2.5 s more for its one-thread and batched passes
     utterances = (s.bench_utterances or 60) * len(s.bench_manifests)
     return 0.5 + utterances * (3.0 + (2.5 if s.faster_whisper else 0.0)) / 60
 

@@ -98,29 +98,18 @@ def teacher_ct2_dir(name: str, hf_dir: Path) -> Path:
 
 
 def _converted(hf_dir: Path) -> Path:
-    import shutil
-    import tempfile
-
     from ..io import file_sha256
-    from .packaged import _lock, speechdistill_home
+    from .packaged import build_once, speechdistill_home
 
     weights = sorted(hf_dir.glob("*.safetensors")) or sorted(hf_dir.glob("pytorch_model*.bin"))
     if not weights:
         raise FileNotFoundError(f"{hf_dir}: no weights to convert for the CTranslate2 backend")
     digest = file_sha256(weights[0]) if len(weights) == 1 else "-".join(file_sha256(w)[:8] for w in weights)
-    out = speechdistill_home() / "ct2" / f"{hf_dir.name}-{digest[:12]}"
-    if out.is_dir():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(out.with_name(out.name + ".lock")):
-        if not out.is_dir():
-            from ctranslate2.converters import TransformersConverter
 
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-            try:
-                copy = [name for name in ("tokenizer.json",) if (hf_dir / name).is_file()]
-                TransformersConverter(str(hf_dir), copy_files=copy).convert(str(tmp), force=True)
-                tmp.rename(out)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    def convert(tmp: Path) -> None:
+        from ctranslate2.converters import TransformersConverter
+
+        copy = [name for name in ("tokenizer.json",) if (hf_dir / name).is_file()]
+        TransformersConverter(str(hf_dir), copy_files=copy).convert(str(tmp), force=True)
+
+    return build_once(speechdistill_home() / "ct2" / f"{hf_dir.name}-{digest[:12]}", convert)

@@ -22,7 +22,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +157,26 @@ def is_installed(name: str) -> bool:
         return False
     packages = {item.package for item in (*model.model_parts, model.config, model.tokenizer, model.vocabulary) if item}
     return all(importlib.util.find_spec(package) is not None for package in packages)
+
+
+def build_once(out: Path, write: Callable[[Path], None]) -> Path:
+    """``out``, made by ``write(scratch)`` the first time it is asked for: under a lock beside it (two processes
+    never build it at once), into a scratch directory renamed into place only when complete (a killed build's
+    leftovers are removed, never used). For caches under ``$SPEECHDISTILL_HOME`` derived from other files."""
+    if out.is_dir():
+        return out
+    with _lock(out.with_name(out.name + ".lock")):
+        if out.is_dir():  # another process built it while we waited
+            return out
+        _remove_leftovers(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        try:
+            write(tmp)
+            usual_permissions(tmp)  # mkdtemp makes it 0700
+            tmp.rename(out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed
+    return out
 
 
 def _remove_leftovers(out: Path) -> None:

@@ -39,7 +39,9 @@ from .lora import load_lora_state_dict, lora_state_dict
 from .model_card import hardware_description
 from .training import TeacherDataConfig, read_split, write_resolved_config
 from .whisper import (
+    before_eos,
     encoder_samples_per_frame,
+    eos_ids,
     shorten_encoder_window,
     spoken_text,
     whisper_prompt,
@@ -178,13 +180,8 @@ def greedy_transcripts(model: nn.Module, processor, prompt: Sequence[int], audio
         sequences = GenerationMixin.generate(
             model, input_features=features.to(device), decoder_input_ids=start, num_beams=1, do_sample=False,
             max_length=model.config.max_target_positions)
-    eos = model.generation_config.eos_token_id
-    eos_ids = set(eos) if isinstance(eos, list) else {eos}
-    texts = []
-    for row in sequences[:, len(prompt):].tolist():
-        end = next((i for i, t in enumerate(row) if t in eos_ids), len(row))
-        texts.append(spoken_text(processor.tokenizer, row[:end]))
-    return texts
+    ends = eos_ids(model.generation_config)
+    return [spoken_text(processor.tokenizer, before_eos(row, ends)) for row in sequences[:, len(prompt):].tolist()]
 
 
 def make_eval_fn(dataset: UtteranceDataset, processor, prompt: Sequence[int], window_samples: int) -> EvalFn:

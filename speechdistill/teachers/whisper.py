@@ -135,14 +135,25 @@ class WhisperTeacher(HFTeacher):
                 out.sequences, out.scores, out.beam_indices, normalize_logits=False)
         scores = token_log_probs.float().sum(-1).view(batch, beams).tolist()
         generated = out.sequences[:, len(self.prompt):].view(batch, beams, -1).tolist()
-        eos = self.model.generation_config.eos_token_id
-        eos_ids = set(eos) if isinstance(eos, list) else {eos}
-        return [[self._candidate(tokens, score, eos_ids) for tokens, score in zip(seqs, item_scores)]
+        ends = eos_ids(self.model.generation_config)
+        return [[self._candidate(tokens, score, ends) for tokens, score in zip(seqs, item_scores)]
                 for seqs, item_scores in zip(generated, scores)]
 
-    def _candidate(self, tokens: list[int], score: float, eos_ids: set[int]) -> Candidate:
-        end = next((i for i, t in enumerate(tokens) if t in eos_ids), len(tokens))
-        return spoken_text(self.processor.tokenizer, tokens[:end]), score, tuple(tokens[:end])
+    def _candidate(self, tokens: list[int], score: float, ends: set[int]) -> Candidate:
+        kept = before_eos(tokens, ends)
+        return spoken_text(self.processor.tokenizer, kept), score, tuple(kept)
+
+
+def eos_ids(generation_config) -> set[int]:
+    """The token ids that end a generated sequence (``eos_token_id`` may be one id or a list)."""
+    eos = generation_config.eos_token_id
+    return set(eos) if isinstance(eos, list) else {eos}
+
+
+def before_eos(tokens: Sequence[int], ends: set[int]) -> list[int]:
+    """``tokens`` up to (not including) the first end-of-sequence id."""
+    end = next((i for i, t in enumerate(tokens) if t in ends), len(tokens))
+    return list(tokens[:end])
 
 
 def encoder_samples_per_frame(encoder: torch.nn.Module, feature_extractor) -> int:

@@ -17,14 +17,12 @@ removed, never used). That directory then loads as the plain Whisper teacher, wi
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from ..io import atomic_write, atomic_write_text, file_sha256, usual_permissions
+from ..io import atomic_write, atomic_write_text, file_sha256
 from ..markers import Marker, read_marker, write_marker
 from .lora import add_lora, load_lora_state_dict, lora_state_dict, merge_lora
 
@@ -188,26 +186,13 @@ def materialise_adapter(directory: str | Path) -> Path:
     """The merged Hugging Face Whisper directory of an adapter, written once (see the module docstring).
 
     The base is checked on every call, also when the merged directory exists already."""
-    from .packaged import _lock, _remove_leftovers
+    from .packaged import build_once
 
     directory = Path(directory)
     if not (directory / WEIGHTS_NAME).is_file():
         raise ValueError(f"{directory / WEIGHTS_NAME}: missing; this adapter directory is incomplete")
     check_base(directory, read_adapter_config(directory))
-    out = adapted_dir(directory)
-    if out.is_dir():
-        return out
-    with _lock(out.with_name(out.name + ".lock")):
-        if out.is_dir():  # another process merged it while we waited
-            return out
-        _remove_leftovers(out)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-        try:
-            _write_merged(directory, tmp)
-            tmp.rename(out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed
-    return out
+    return build_once(adapted_dir(directory), lambda tmp: _write_merged(directory, tmp))
 
 
 def _write_merged(directory: Path, out: Path) -> None:
@@ -226,4 +211,3 @@ merged into `{config.base}` (sha256 `{config.base_sha256}`): rank {config.lora.r
 The adapter was trained with a {config.window_s:g} s encoder window; `load_teacher` on the adapter directory
 uses it. This directory is a cache: delete it and it is made again.
 """)
-    usual_permissions(out)  # mkdtemp makes it 0700
