@@ -12,8 +12,8 @@ For each student:
    equal to chunk-by-chunk decoding with caches; tests/students/test_streaming.py);
 2. ``speechdistill export --streaming`` at each chunk size (``--work``), then the torch-free streaming runner
    (the loop sherpa-onnx runs) on one thread, audio fed in 0.1 s pieces: WER, compute per chunk (ONNX
-   run), the compute from the last audio sample to the final result (``finish``: 0.8 s of tail padding,
-   its fbank and the chunks left), and RTF (all compute, fbank included, / audio seconds);
+   run), the compute from the last audio sample to the final result (``finish``: the runner's tail padding,
+   0.7 s at 640 ms and 0.4 s at 320 ms, its fbank and the chunks left), and RTF (all compute, fbank included, / audio seconds);
 3. the offline bundle, when given, on the same utterances (onnxruntime, one thread, batch 1): WER and RTF.
 
 Targets (issue 17): WER at 640 ms <= 1.15x the same student's full-context WER; streaming_kd below

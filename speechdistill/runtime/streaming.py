@@ -12,7 +12,8 @@ give the same text on the same audio:
   caches, as sherpa-onnx's ``reset`` does.
 
 A partial chunk at the end of the input never runs (as in sherpa-onnx): :meth:`OnlineStream.finish` adds
-``tail_padding_s`` of silence first so the last words come out.
+silence first so the last words come out: by default just enough for one more chunk with its look-ahead
+(:attr:`StreamingRecognizer.tail_padding_s`: 0.7 s for 640 ms chunks, 0.4 s for 320 ms ones).
 
     recognizer = StreamingRecognizer("bundle/")
     stream = recognizer.create_stream()
@@ -27,6 +28,7 @@ A partial chunk at the end of the input never runs (as in sherpa-onnx): :meth:`O
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,6 @@ from .fbank import FbankOptions, window_fbank
 
 SUBSAMPLING = 4
 RIGHT_CONTEXT = 6  # fbank frames of look-ahead in the 4x subsampling
-DEFAULT_TAIL_PADDING_S = 0.8  # silence appended by finish(): covers one 640 ms chunk plus its look-ahead
 INPUT_NAMES = ("x", "offset", "required_cache_size", "attn_cache", "conv_cache", "attn_mask")
 
 
@@ -207,6 +208,14 @@ class StreamingRecognizer:
     def chunk_shift_frames(self) -> int:
         return self.chunk_frames * SUBSAMPLING
 
+    @property
+    def tail_padding_s(self) -> float:
+        """Silence :meth:`OnlineStream.finish` adds by default: the last input frame may sit at the start of a
+        chunk, which runs once ``chunk_input_frames`` more frames exist (one more frame, as :meth:`is_ready`
+        wants more than that, and one for Kaldi's half-shift rounding), rounded up to 0.1 s."""
+        shift_s = self.info.fbank.frame_shift_ms / 1000
+        return math.ceil((self.chunk_input_frames + 3) * shift_s * 10 - 1e-9) / 10
+
     def create_stream(self) -> OnlineStream:
         return OnlineStream(self)
 
@@ -248,8 +257,9 @@ class StreamingRecognizer:
     def size_bytes(self) -> int:
         return (self.info.path / self.info.files[self.precision]).stat().st_size
 
-    def log_probs(self, signal: np.ndarray, tail_padding_s: float = DEFAULT_TAIL_PADDING_S) -> np.ndarray:
-        """(N, V) log-probs of one 16 kHz signal run chunk by chunk (tail padding included, no endpointing): what
+    def log_probs(self, signal: np.ndarray, tail_padding_s: float | None = None) -> np.ndarray:
+        """(N, V) log-probs of one 16 kHz signal run chunk by chunk (tail padding included, None: the recognizer's
+        :attr:`tail_padding_s`; no endpointing): what
         the greedy result of :meth:`segments` reads, for beam search, timestamps and ``speechdistill eval``."""
         stream = OnlineStream(self, keep_log_probs=True)
         stream.accept_waveform(signal)
@@ -313,8 +323,11 @@ class OnlineStream:
             count += 1
         return count
 
-    def finish(self, tail_padding_s: float = DEFAULT_TAIL_PADDING_S) -> None:
-        """End of input: add ``tail_padding_s`` of silence, then run every chunk left."""
+    def finish(self, tail_padding_s: float | None = None) -> None:
+        """End of input: add ``tail_padding_s`` of silence (None: the recognizer's :attr:`tail_padding_s`), then run
+        every chunk left."""
+        if tail_padding_s is None:
+            tail_padding_s = self.recognizer.tail_padding_s
         self.accept_waveform(np.zeros(int(tail_padding_s * self.recognizer.sample_rate), np.float32))
         self.input_finished()
         self.decode_ready()

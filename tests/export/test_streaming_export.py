@@ -20,6 +20,7 @@ from speechdistill.eval.metrics import cer
 from speechdistill.export.streaming import STREAMING_INPUT_NAMES, export_streaming_bundle
 from speechdistill.runtime import EndpointRules, OnlineFbank, StreamingRecognizer, fbank
 from speechdistill.runtime.bundle import FP32_NAME, INT8_NAME, TOKENS_NAME, read_tokens
+from speechdistill.runtime.streaming import SUBSAMPLING
 from speechdistill.students import load_student
 from speechdistill.students.streaming import INT16_SCALE
 
@@ -28,7 +29,7 @@ ASSET = ASSETS / "tiny_streaming_student"
 CLIPS = ASSETS / "tiny_student"  # the clips the streaming asset was trained on
 REPO = Path(__file__).resolve().parents[2]
 CHUNK, LEFT = 16, 4
-TAIL_S = 0.8  # the runner's default tail padding, fed to sherpa-onnx as well
+TAIL_S = 0.7  # the runner's default tail padding at 640 ms chunks (checked below), fed to sherpa-onnx as well
 PIECE = 1600  # 0.1 s
 
 
@@ -143,6 +144,25 @@ def test_runner_equals_pytorch_streaming_decode(bundle, runner_texts):
         kept = chunks * CHUNK
         expected = greedy_decode(out.logits[:, :kept], torch.tensor([kept]), loaded.vocab)[0]
         assert text == expected
+
+
+@pytest.mark.parametrize("chunk, tail_s", [(16, 0.7), (8, 0.4)])
+def test_default_tail_padding_is_the_least_that_brings_out_every_frame(tmp_path, chunk, tail_s):
+    """finish()'s default silence runs the chunk holding the last input frame: more silence adds chunks after it
+    but changes none before, and 0.1 s less would leave that chunk unrun for some input length."""
+    out = export_streaming_bundle(ASSET, tmp_path / "b", chunk_frames=chunk, left_chunks=LEFT).path
+    recognizer = StreamingRecognizer(out, "fp32", endpoint=None)
+    assert recognizer.tail_padding_s == tail_s
+    signal = _read(_clips()[0])
+    shortfall = 0
+    for cut in range(0, 64 * 160, 160):  # every position of the last frame within a chunk
+        part = signal[: len(signal) - cut]
+        default, long = recognizer.log_probs(part), recognizer.log_probs(part, tail_padding_s=3.0)
+        np.testing.assert_allclose(long[: len(default)], default, atol=1e-5)
+        needed = -(-((len(part) + 80) // 160) // SUBSAMPLING)  # output frames that read input audio
+        assert len(default) >= needed
+        shortfall += len(recognizer.log_probs(part, tail_padding_s=tail_s - 0.1)) < needed
+    assert shortfall > 0
 
 
 def test_runner_words_are_real(runner_texts):
@@ -267,7 +287,7 @@ def test_sherpa_onnx_agrees_at_320_ms_chunks_and_8_left_chunks(tmp_path):
     theirs = []
     for signal in signals:
         stream = sherpa.create_stream()
-        padded = np.concatenate([signal, np.zeros(int(TAIL_S * 16_000), np.float32)])
+        padded = np.concatenate([signal, np.zeros(int(recognizer.tail_padding_s * 16_000), np.float32)])
         for start in range(0, len(padded), PIECE):
             stream.accept_waveform(16_000, padded[start:start + PIECE])
             while sherpa.is_ready(stream):
