@@ -74,3 +74,24 @@ def test_waveform_normalisation_ignores_padding():
     assert out[0, 3] == 0
     torch.testing.assert_close(out[0, :3].mean(), torch.tensor(0.0), atol=1e-6, rtol=0)
     torch.testing.assert_close(out[1].std(unbiased=False), torch.tensor(1.0), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("snip_edges", [False, True])
+def test_strided_frames_equal_the_mirrored_index_path(snip_edges):
+    """The fast path (a strided view with the mirrored edges written beside each item) reads exactly the samples
+    Kaldi's index arithmetic names, for items of every length, the shortest ones included."""
+    from speechdistill.features import _frame_indices, _frames
+
+    config = FbankConfig(snip_edges=snip_edges)
+    lengths = torch.tensor([16_000, 401, 560, 12_345, 200, 3_999])
+    waveforms = torch.randn(len(lengths), int(lengths.max())) * (torch.arange(16_000)[None] < lengths[:, None])
+    frames = int(num_frames(lengths, config).max())
+    valid = torch.arange(frames)[None, :] < num_frames(lengths, config)[:, None]
+    index = _frame_indices(lengths, frames, config)
+    expected = torch.gather(waveforms, 1, index.flatten(1)).view(index.shape)
+    got = _frames(waveforms, lengths, frames, config)
+    assert got.shape == expected.shape
+    assert torch.equal(got[valid], expected[valid])
+    short = torch.tensor([16_000, 150])  # 150 samples: mirrored more than once, the index path
+    assert torch.equal(_frames(waveforms[:2], short, 100, config)[0, :99],
+                       _frames(waveforms[:1], short[:1], 100, config)[0, :99])
