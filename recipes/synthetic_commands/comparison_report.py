@@ -43,22 +43,16 @@ def whisper_verdict(scenario: dict | None) -> dict | None:
 
 
 def size_verdict(comparison: dict) -> dict | None:
-    """The student's parameters against the smallest teacher's: the measured teacher facts (parameters in use)
-    when present, else the largest teacher count the run records hold."""
+    """The student's parameters against the smallest teacher's parameters in use, from the measured teacher facts
+    (``compare.py --teachers``); None before they exist (a run record's safetensors count sees the whisper-ctc
+    head alone, not the encoder it runs on, so it cannot judge the ratio)."""
     rows = [row for scenario in comparison["scenarios"].values() for row in scenario["methods"].values()]
-    if not rows:
-        return None
     measured = {name: t["params"] for name, t in comparison.get("teachers", {}).items() if t.get("params")}
-    if measured:
-        teacher = min(measured, key=measured.get)
-        smallest, source = measured[teacher], "teacher facts"
-    else:
-        counts = [row["teacher_params"] for row in rows if row.get("teacher_params")]
-        if not counts:
-            return None
-        teacher, smallest, source = None, min(counts), "run records"
-    ratio = rows[0]["params"] / smallest
-    return {"student_params": rows[0]["params"], "teacher": teacher, "teacher_params": smallest, "source": source,
+    if not rows or not measured:
+        return None
+    teacher = min(measured, key=measured.get)
+    ratio = rows[0]["params"] / measured[teacher]
+    return {"student_params": rows[0]["params"], "teacher": teacher, "teacher_params": measured[teacher],
             "ratio": ratio, "target_ratio": SIZE_RATIO, "met": ratio <= SIZE_RATIO}
 
 
@@ -156,10 +150,12 @@ def cross_lines(comparison: dict) -> list[str]:
                      "hard_only: not judged yet (no scenario-A method reading the Whisper teacher has run).")
     size = found.get("student_size")
     if size:
-        teacher = f"{size['teacher']}, " if size["teacher"] else ""
         lines.append(f"Student size: {_millions(size['student_params'])} parameters, {size['ratio']:.3f} of the "
-                     f"smallest teacher's ({teacher}{_millions(size['teacher_params'])}, from the {size['source']}; "
+                     f"smallest teacher's ({size['teacher']}, {_millions(size['teacher_params'])} in use; "
                      f"target <= 1/8): {'met' if size['met'] else 'not met'}.")
+    elif any(scenario["methods"] for scenario in comparison["scenarios"].values()):
+        lines.append("Student size against the smallest teacher (target <= 1/8): not judged yet (the teachers' "
+                     "parameters in use are measured by `compare.py --teachers`).")
     return lines
 
 

@@ -288,8 +288,12 @@ def test_verdicts_per_scenario_whisper_on_the_unseen_engine_and_student_size(fak
     assert "`labels10_pseudo_labels`, has 0.55x labels10_hard_only's test WER (target <= 0.6x): met." in text
     assert ("Distillation from Whisper cuts test_unseen_engine WER by >= 30% relative against hard_only: best of "
             "`multi_teacher`, `sequence_kd_whisper` is `multi_teacher`, +33.3% cut: met.") in text
-    assert "Student size: 1.00M parameters, 0.050 of the smallest teacher's (w2v, 20.00M, from the teacher facts; " \
+    assert "Student size: 1.00M parameters, 0.050 of the smallest teacher's (w2v, 20.00M in use; " \
            "target <= 1/8): met." in text
+    unmeasured = {**comparison, "teachers": {}}
+    unmeasured["verdicts"] = module.verdicts(unmeasured)
+    assert unmeasured["verdicts"]["student_size"] is None  # a record's count sees a whisper-ctc head alone
+    assert "Student size against the smallest teacher (target <= 1/8): not judged yet" in module.render(unmeasured)
     assert "| hard_only (`ctc`)" not in text and "| w2v (`ctc`) | greedy | 20.00M | - | - |" in text  # unmeasured: "-"
 
 
@@ -315,7 +319,7 @@ def test_teacher_facts_are_measured_recorded_and_used(compared, with_teachers):
             assert row["rtf_ratio"][teacher] == pytest.approx(
                 facts["rtf_1thread"]["median"] / student["rtf_1thread"]["median"])
     assert rows["frame_kl"]["teacher_params"] == teachers["w2v"]["params"]  # in use, not the safetensors count
-    assert comparison["verdicts"]["student_size"]["source"] == "teacher facts"
+    assert comparison["verdicts"]["student_size"]["teacher_params"] == min(t["params"] for t in teachers.values())
     assert "### Teachers" in text and "| method | test WER / w2v's | test WER / whisper's | w2v's RTF / student's" in text
     ratio = rows["frame_kl"]["rtf_ratio"]["w2v"]
     assert "| frame_kl | " in text and f"{ratio:.1f}x" in text
