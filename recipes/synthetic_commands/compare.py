@@ -420,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="measure the teachers' WER and one-thread RTF and the student's (once), then render")
     parser.add_argument("--json", type=Path, default=HERE / "comparison.json", help=argparse.SUPPRESS)
     parser.add_argument("--results-md", type=Path, default=HERE / "RESULTS.md", help=argparse.SUPPRESS)
+    parser.add_argument("--readme", type=Path, default=None, help=argparse.SUPPRESS)  # default: see below
     args = parser.parse_args(argv)
     budget = describe_budget(args.overrides)
 
@@ -436,7 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         go(planned_runs(args.methods, seed0, args.seeds)[len(args.methods):])
     comparison = collect(args.records, args.methods, args.overrides, budget)
     comparison["missing_runs"] = missing_runs(args.methods, comparison, args.seeds)
-    write_outputs(comparison, args.json, args.results_md)
+    # the repository's README summarises the repository's records only (a comparison kept elsewhere leaves it be)
+    readme = args.readme or (HERE.parents[1] / "README.md" if args.records == RECORDS else None)
+    write_outputs(comparison, args.json, args.results_md, readme)
     print(render(comparison))
     return 0
 

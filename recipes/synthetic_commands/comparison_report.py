@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
+README_START, README_END = "<!-- distillation:start -->", "<!-- distillation:end -->"  # the README's summary
 COLUMNS = {"dev": "dev", "test": "test", "test_unseen_voices": "unseen voices", "test_unseen_engine": "unseen engine",
            "test_noisy": "noisy"}
 WHISPER = "whisper"  # the teacher whose distillation the unseen-engine target is about
@@ -214,8 +215,52 @@ def write_plot(path: Path, comparison: dict) -> Path:
     return atomic_write(path, lambda tmp: figure.savefig(str(tmp), format="png"))
 
 
-def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
-    """comparison.json, comparison.png beside it (when some run logged a dev curve) and the RESULTS.md section."""
+def _seeds(row: dict) -> str:
+    return f" ({len(row['seeds'])} seeds)" if len(row["seeds"]) > 1 else ""
+
+
+def scenario_summary(scenario: dict) -> str:
+    """One sentence: the baseline's and the best KD recipe's test WER and the target, or what is missing."""
+    methods, baseline, verdict = scenario["methods"], scenario["baseline"], scenario["verdict"]
+    head = f"**{scenario['title'][0].upper()}{scenario['title'][1:]}:** "
+    if baseline not in methods:
+        return head + f"not measured yet (`{baseline}` has not run)."
+    base = methods[baseline]
+    text = head + f"`{baseline}` {base['test_wer'] * 100:.1f}% test WER{_seeds(base)}"
+    if verdict is None:
+        return text + "; no KD recipe has run yet."
+    best = methods[verdict["best_method"]]
+    return (text + f"; the best KD recipe by dev WER, `{verdict['best_method']}`, {best['test_wer'] * 100:.1f}%"
+            f"{_seeds(best)}: {verdict['test_ratio']:.2f}x (target <= {scenario['target_ratio']:g}x, "
+            f"{'met' if verdict['met'] else 'not met'}), out of {len(methods) - 1} KD recipes run.")
+
+
+def readme_summary(comparison: dict) -> str:
+    """The README's "what distillation buys" lines (between their markers), from the comparison alone."""
+    lines = [README_START,
+             "What distillation buys, as measured so far by `python recipes/synthetic_commands/compare.py` (written by "
+             f"it; do not edit by hand). Every student has the same budget: "
+             f"{comparison['budget'].split('; overrides')[0]}; trained on {comparison['hardware']}.", ""]
+    lines += [f"- {scenario_summary(scenario)}" for scenario in comparison["scenarios"].values()]
+    whisper = (comparison.get("verdicts") or {}).get("whisper_unseen_engine")
+    if whisper:
+        base = comparison["scenarios"]["A"]["methods"][comparison["scenarios"]["A"]["baseline"]]
+        best = comparison["scenarios"]["A"]["methods"][whisper["best_method"]]
+        lines.append(f"- **On the voice engine no student heard** ({WHISPER_SPLIT}): `hard_only` "
+                     f"{base[f'{WHISPER_SPLIT}_wer'] * 100:.1f}%, the best recipe reading Whisper, "
+                     f"`{whisper['best_method']}`, {best[f'{WHISPER_SPLIT}_wer'] * 100:.1f}% "
+                     f"({whisper['relative_cut'] * 100:+.1f}% cut; target >= {WHISPER_CUT:.0%}, "
+                     f"{'met' if whisper['met'] else 'not met'}).")
+    missing = comparison.get("missing_runs") or []
+    lines.append(f"- **Still to run:** {', '.join(missing)}." if missing else "- Every planned run is in.")
+    lines += ["", "Tables, curves and the teachers' own WER: "
+              "[recipes/synthetic_commands/RESULTS.md](recipes/synthetic_commands/RESULTS.md).", README_END]
+    return "\n".join(lines)
+
+
+def write_outputs(comparison: dict, json_path: Path, results_md: Path, readme: Path | None = None) -> None:
+    """comparison.json, comparison.png beside it (when some run logged a dev curve), the RESULTS.md section and,
+    given a README holding the distillation markers, its summary."""
     from speechdistill.io import atomic_write_text
     from speechdistill.markdown import replace_section
 
@@ -227,3 +272,5 @@ def write_outputs(comparison: dict, json_path: Path, results_md: Path) -> None:
     atomic_write_text(json_path, json.dumps(comparison, indent=2) + "\n")
     text = results_md.read_text() if results_md.is_file() else "# Results: synthetic voice commands\n"
     atomic_write_text(results_md, replace_section(text, START, END, render(comparison)))
+    if readme is not None and readme.is_file() and README_START in (readme_text := readme.read_text()):
+        atomic_write_text(readme, replace_section(readme_text, README_START, README_END, readme_summary(comparison)))

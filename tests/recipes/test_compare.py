@@ -26,11 +26,14 @@ def compared(tmp_path_factory, tiny_teacher_dir):
     overrides = [o for o in tiny_overrides(corpus, teachers, tmp / "unused") if not o.startswith("out_dir=")]
     results_md = tmp / "RESULTS.md"
     results_md.write_text("# Results\n\n<!-- demo:start -->\n## Demo\nkept as is\n<!-- demo:end -->\n")
+    readme = tmp / "README.md"
+    readme.write_text("# pkg\n\nStatus.\n<!-- distillation:start -->\nold\n<!-- distillation:end -->\nrest\n")
     module = _compare()
     (tmp / "overrides.json").write_text(json.dumps(overrides))
     assert module.main([*overrides, "--methods", "hard_only", "frame_kl", "labels10_hard_only", "--seeds", "2",
                         "--work", str(tmp / "work"), "--records", str(tmp / "records"),
-                        "--json", str(tmp / "comparison.json"), "--results-md", str(results_md)]) == 0
+                        "--json", str(tmp / "comparison.json"), "--results-md", str(results_md),
+                        "--readme", str(readme)]) == 0
     return module, tmp, json.loads((tmp / "comparison.json").read_text()), results_md.read_text()
 
 
@@ -102,6 +105,23 @@ def test_results_md_gets_the_comparison_and_keeps_the_demo_section(compared):
     assert f"Scenario A target: the best KD recipe by dev WER, `frame_kl`, has {ratio:.2f}x hard_only's" in text
     assert "Scenario B target (best KD recipe's test WER <= 0.6x labels10_hard_only's): not judged yet" in text
     assert "| method | dev | test | unseen voices | unseen engine | noisy | seeds | params | teacher params |" in text
+
+
+def test_readme_summary_is_written_between_its_markers_from_the_comparison(compared):
+    _, tmp, comparison, _ = compared
+    text = (tmp / "README.md").read_text()
+    assert text.startswith("# pkg\n\nStatus.\n<!-- distillation:start -->\n") and text.endswith("<!-- distillation:end -->\nrest\n")
+    assert "\nold\n" not in text
+    a = comparison["scenarios"]["A"]
+    hard, best = a["methods"]["hard_only"], a["methods"]["frame_kl"]
+    seeds = {row["seeds"].__len__() for row in (hard, best)}
+    assert seeds == {2}  # the fixture's --seeds 2 reaches the baseline and the best recipe
+    assert (f"`hard_only` {hard['test_wer'] * 100:.1f}% test WER (2 seeds); the best KD recipe by dev WER, "
+            f"`frame_kl`, {best['test_wer'] * 100:.1f}% (2 seeds): {a['verdict']['test_ratio']:.2f}x "
+            "(target <= 0.8x, ") in text
+    assert "`labels10_hard_only`" in text and "no KD recipe has run yet." in text  # scenario B: baseline alone
+    missing = comparison["missing_runs"]
+    assert (f"- **Still to run:** {', '.join(missing)}." if missing else "- Every planned run is in.") in text
 
 
 def test_render_only_reuses_the_records(compared):
