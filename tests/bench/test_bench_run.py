@@ -100,8 +100,10 @@ def test_unknown_runtime_is_refused(tmp_path, tiny_student_dir, capsys):
 
 def test_embedded_config_loads():
     config = load_bench_config(REPO / "benchmarks" / "embedded.yaml")
-    assert [m.path for m in config.models] == ["embedded_teachers/whisper_ctc", "embedded_students/conformer-1m",
-                                               "embedded_students/conformer-1m-bundle"]
-    assert config.models[2].runtimes == ("onnx-fp32", "onnx-int8")
+    assert [m.path for m in config.models] == ["embedded_teachers/whisper_ctc", "whisper-base",
+                                               "embedded_students/conformer-1m", "embedded_students/conformer-1m-bundle",
+                                               "whisper-base"]
+    assert config.models[3].runtimes == ("onnx-fp32", "onnx-int8")
+    assert (config.models[4].role, config.models[4].runtimes) == ("peer", ("faster-whisper-int8",))
     assert list(config.manifests) == ["test", "test_unseen_voices", "test_noisy", "test_unseen_engine"]
     assert config.peers.domain_lm and config.for_quick().max_utterances == config.quick.max_utterances
