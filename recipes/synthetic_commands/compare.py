@@ -393,11 +393,12 @@ def _finished_as(run: Path, wanted: dict) -> bool:
     return (run / "best").is_dir() and found.is_file() and json.loads(found.read_text()) == wanted
 
 
-def measure_teachers(methods: list[str], overrides: list[str], records: Path, work: Path) -> None:
+def measure_teachers(methods: list[str], overrides: list[str], records: Path, work: Path, seeds: int) -> None:
     """``--teachers``: the facts of every teacher the methods read, and the RTF of a finished baseline student
-    (every student shares one architecture): scenario A's seed-0 run, else another scenario's."""
+    (every student shares one architecture): scenario A's lowest finished seed, else another scenario's."""
     baselines = [SCENARIOS[key].baseline for key in SCENARIOS if _members(methods, key)]
-    runs = [run_dir(work, b, 0) for b in baselines if _finished_as(run_dir(work, b, 0), fingerprint(b, 0, overrides))]
+    runs = [run_dir(work, b, seed) for b in baselines for seed in range(seeds)
+            if _finished_as(run_dir(work, b, seed), fingerprint(b, seed, overrides))]
     student = runs[0] / "best" if runs else None
     teacher_facts.measure([resolved(m, overrides) for m in methods], resolved(SCENARIOS["A"].baseline, overrides),
                           records, student)
@@ -428,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         run_all(runs, args.work, args.overrides, args.resume, args.jobs, args.records)
 
     if args.teachers:
-        measure_teachers(args.methods, args.overrides, args.records, args.work)
+        measure_teachers(args.methods, args.overrides, args.records, args.work, args.seeds)
     elif args.only:
         go(parse_only(args.only, args.methods))
     elif not args.render_only:

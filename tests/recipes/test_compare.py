@@ -374,6 +374,6 @@ def test_teachers_time_no_student_of_other_settings(compared, tmp_path, capsys):
     module, tmp, _, _ = compared
     overrides = json.loads((tmp / "overrides.json").read_text())
     other = [o for o in overrides if not o.startswith("train.lr=")] + ["train.lr=0.0123"]
-    module.measure_teachers(["hard_only"], other, tmp_path / "records", tmp / "work")  # hard_only reads no teacher
+    module.measure_teachers(["hard_only"], other, tmp_path / "records", tmp / "work", 3)  # hard_only reads no teacher
     assert "no finished baseline run of these settings to time" in capsys.readouterr().out
     assert not (tmp_path / "records" / "_student_rtf.json").exists()
