@@ -25,11 +25,13 @@ DEFAULT_BEST = "frame_kl"
 STUDENT_RUNS = "runs"
 POLL_S = 10.0  # how often the side-by-side students' logs are read for progress
 # padded audio the 1m student trains on per second of wall time on the 2-core box: on both threads (measured
-# 2026-12-01: 12000 updates of 60 s in 84 min), on one thread beside another job (measured 2026-12-03: 0.74 s
-# per update of 60 s, the comparison's hard_only run); a KD student reading a cache is slower (estimate)
+# 2026-12-01, before the training fbank got ~3x faster: 12000 updates of 60 s in 84 min), on one thread beside
+# another job (measured 2026-12-08: the comparison's hard_only seed 1, 2500 updates of 60 s in 874 s with its dev
+# evaluations); a KD student reading a cache is slower (measured 2026-12-08: streaming_kd's frame KL from the
+# cache took 1120 s where streaming_hard_only took 980 s for the same 2500 updates)
 TWO_THREADS_AUDIO_S_PER_S = 143.0
-ONE_THREAD_AUDIO_S_PER_S = 81.0
-KD_SLOWDOWN = 1.15
+ONE_THREAD_AUDIO_S_PER_S = 172.0
+KD_SLOWDOWN = 1.14
 
 
 @dataclass
