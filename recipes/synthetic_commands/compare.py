@@ -360,9 +360,9 @@ def planned_runs(methods: list[str], comparison: dict, seeds: int) -> list[tuple
     runs = [(method, 0) for method in methods]
     for key, scenario in comparison["scenarios"].items():
         members = _members(methods, key)
-        if all(method in scenario["methods"] for method in members):
-            runs += [(method, seed) for method in dict.fromkeys((scenario["baseline"], scenario["best_method"]))
-                     if method in members for seed in range(1, seeds)]
+        complete = all(method in scenario["methods"] for method in members)
+        chosen = (scenario["baseline"], scenario["best_method"]) if complete else (scenario["baseline"],)
+        runs += [(method, seed) for method in dict.fromkeys(chosen) if method in members for seed in range(1, seeds)]
     return runs
 
 
@@ -373,7 +373,7 @@ def missing_runs(methods: list[str], comparison: dict, seeds: int) -> list[str]:
     missing = [f"{m}:{s}" for m, s in planned_runs(methods, comparison, seeds) if (m, s) not in have]
     for key, scenario in scenarios.items():
         if seeds > 1 and not all(method in scenario["methods"] for method in _members(methods, key)):
-            missing.append(f"seeds 1..{seeds - 1} of {scenario['baseline']} and of the best KD method")
+            missing.append(f"seeds 1..{seeds - 1} of scenario {key}'s best KD method")
     return missing
 
 

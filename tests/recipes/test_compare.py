@@ -166,7 +166,7 @@ def test_a_share_of_the_comparison_runs_with_only(compared, tmp_path):
                         "--results-md", str(tmp_path / "R.md")]) == 0
     assert sorted(p.name for p in records.rglob("*.json")) == ["seed0.json"]
     comparison = json.loads((tmp_path / "c.json").read_text())
-    assert comparison["missing_runs"] == ["frame_kl:0", "seeds 1..2 of hard_only and of the best KD method"]
+    assert comparison["missing_runs"] == ["frame_kl:0", "hard_only:1", "hard_only:2", "seeds 1..2 of scenario A's best KD method"]
     assert set(comparison["scenarios"]) == {"A"}
     assert "Incomplete: still to run frame_kl:0" in (tmp_path / "R.md").read_text()
     with pytest.raises(SystemExit, match="--only nope"):
