@@ -3,8 +3,12 @@
 A model path is a packaged teacher name (``whisper-tiny.en``, ``whisper-base``: its kept CTranslate2
 directory, see ``speechdistill.teachers.packaged``) or a CTranslate2 Whisper directory (model.bin,
 config.json, tokenizer.json, vocabulary). Decoding: ``compute_type="int8"`` (int8 weights, quantised when
-loaded), greedy (``beam_size=1``), English, no timestamps, no VAD, temperature 0 only (no fallback to
-sampling, so runs repeat exactly). Text goes through ``normalize_text`` like every other model's.
+loaded), greedy (``beam_size=1``), English, no timestamps, no VAD, with faster-whisper's own temperature
+fallback: a window whose text compresses too well (a repetition loop) or scores too low is decoded again by
+sampling at rising temperatures, as faster-whisper does by default. Measured without it (temperature 0 only):
+one demo clip of 40 looped into "until next week" 70 times, a WER of 16.4 on that clip and 105% on the split.
+The sampling is seeded per clip, so runs repeat exactly. Text goes through ``normalize_text`` like every
+other model's.
 One ``WhisperModel`` per thread count (``cpu_threads`` is fixed when it is made).
 """
 
@@ -21,7 +25,9 @@ from ..text import normalize_text
 SAMPLE_RATE_HZ = 16_000
 WINDOW_S = 30.0  # Whisper's encoder window; longer audio would be cut into windows by faster-whisper
 DECODE_OPTIONS = {"language": "en", "beam_size": 1, "without_timestamps": True, "vad_filter": False,
-                  "temperature": 0.0, "condition_on_previous_text": False}
+                  "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "compression_ratio_threshold": 2.4,
+                  "log_prob_threshold": -1.0, "condition_on_previous_text": False}
+FALLBACK_SEED = 0  # CTranslate2's sampling seed, set before every clip
 
 
 def ct2_directory(path: str) -> Path:
@@ -53,6 +59,9 @@ class FasterWhisperModel:
         return [self._one(w) for w in waveforms]
 
     def _one(self, waveform: np.ndarray) -> str:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(FALLBACK_SEED)
         segments, _ = self.model.transcribe(np.asarray(waveform, np.float32), **DECODE_OPTIONS)
         return normalize_text("".join(segment.text for segment in segments))
 
@@ -74,7 +83,7 @@ class FasterWhisperRuntime:
 
     name = "faster-whisper-int8"
     description = ("faster-whisper (CTranslate2) int8 on the CPU: greedy, English, no timestamps, no VAD, "
-                   "temperature 0; size is model.bin as stored (float16), quantised to int8 when loaded")
+                   "temperature fallback on loops (seeded); size is model.bin as stored (float16), quantised to int8 when loaded")
 
     def check(self, path: str) -> None:
         from ..teachers.packaged import is_packaged_name
