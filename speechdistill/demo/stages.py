@@ -358,16 +358,16 @@ def _distill_minutes(s: DemoSettings) -> float:
 
 
 def _bench_minutes(s: DemoSettings) -> float:
-    # estimates: ~3 s per utterance for the package's models and PocketSphinx together; faster-whisper (Whisper's
-    # 30 s window, one-thread RTF 0.47 measured on ~3 s clips) ~2.5 s more for its one-thread and batched passes
+    # measured 2026-12-08: 622 s for 4 x 40 utterances with faster-whisper, ~3.7 s per utterance in all; the split
+    # (~2.0 s for the package's models and PocketSphinx, ~1.7 s for faster-whisper's two passes) is an estimate
     utterances = (s.bench_utterances or 60) * len(s.bench_manifests)
-    return 0.5 + utterances * (3.0 + (2.5 if s.faster_whisper else 0.0)) / 60
+    return 0.5 + utterances * (2.0 + (1.7 if s.faster_whisper else 0.0)) / 60
 
 
 STAGES = (
     Stage("corpus", lambda s: s.hours * 60 / 80 + 0.2, run_corpus),  # ~80x real time on 2 cores
     Stage("teachers", _teacher_minutes, run_teachers),
-    Stage("cache", lambda s: s.hours * 60 / 12 + 0.3, run_cache),  # whisper-ctc (8 s window): 12x real time, 1 thread
+    Stage("cache", lambda s: s.hours * 60 / 24 + 0.3, run_cache),  # whisper-ctc: 151 s for a 1 h corpus (2026-12-08)
     Stage("students", _distill_minutes, run_students),
     Stage("export", lambda s: 0.5, run_export),
     Stage("bench", _bench_minutes, run_bench),
