@@ -360,10 +360,15 @@ def planned_runs(methods: list[str], comparison: dict, seeds: int) -> list[tuple
     runs = [(method, 0) for method in methods]
     for key, scenario in comparison["scenarios"].items():
         members = _members(methods, key)
-        complete = all(method in scenario["methods"] for method in members)
-        chosen = (scenario["baseline"], scenario["best_method"]) if complete else (scenario["baseline"],)
+        chosen = (scenario["baseline"], scenario["best_method"]) if _seed0_done(scenario, members) \
+            else (scenario["baseline"],)
         runs += [(method, seed) for method in dict.fromkeys(chosen) if method in members for seed in range(1, seeds)]
     return runs
+
+
+def _seed0_done(scenario: dict, members: list[str]) -> bool:
+    """Whether every method of the scenario has a recorded run (so its best KD method is known)."""
+    return all(method in scenario["methods"] for method in members)
 
 
 def missing_runs(methods: list[str], comparison: dict, seeds: int) -> list[str]:
@@ -372,7 +377,7 @@ def missing_runs(methods: list[str], comparison: dict, seeds: int) -> list[str]:
     have = {(m, s) for scenario in scenarios.values() for m, row in scenario["methods"].items() for s in row["seeds"]}
     missing = [f"{m}:{s}" for m, s in planned_runs(methods, comparison, seeds) if (m, s) not in have]
     for key, scenario in scenarios.items():
-        if seeds > 1 and not all(method in scenario["methods"] for method in _members(methods, key)):
+        if seeds > 1 and not _seed0_done(scenario, _members(methods, key)):
             missing.append(f"seeds 1..{seeds - 1} of scenario {key}'s best KD method")
     return missing
 
@@ -397,9 +402,9 @@ def measure_teachers(methods: list[str], overrides: list[str], records: Path, wo
     """``--teachers``: the facts of every teacher the methods read, and the RTF of a finished baseline student
     (every student shares one architecture): scenario A's lowest finished seed, else another scenario's."""
     baselines = [SCENARIOS[key].baseline for key in SCENARIOS if _members(methods, key)]
-    runs = [run_dir(work, b, seed) for b in baselines for seed in range(seeds)
-            if _finished_as(run_dir(work, b, seed), fingerprint(b, seed, overrides))]
-    student = runs[0] / "best" if runs else None
+    finished = (run_dir(work, b, seed) for b in baselines for seed in range(seeds)
+                if _finished_as(run_dir(work, b, seed), fingerprint(b, seed, overrides)))
+    student = next((run / "best" for run in finished), None)  # stops at the first: each check hashes the data
     teacher_facts.measure([resolved(m, overrides) for m in methods], resolved(SCENARIOS["A"].baseline, overrides),
                           records, student)
 

@@ -24,9 +24,9 @@ from ..text import normalize_text
 
 SAMPLE_RATE_HZ = 16_000
 WINDOW_S = 30.0  # Whisper's encoder window; longer audio would be cut into windows by faster-whisper
+# temperature, compression_ratio_threshold and log_prob_threshold stay faster-whisper's defaults: the fallback
 DECODE_OPTIONS = {"language": "en", "beam_size": 1, "without_timestamps": True, "vad_filter": False,
-                  "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "compression_ratio_threshold": 2.4,
-                  "log_prob_threshold": -1.0, "condition_on_previous_text": False}
+                  "condition_on_previous_text": False}
 FALLBACK_SEED = 0  # CTranslate2's sampling seed, set before every clip
 
 

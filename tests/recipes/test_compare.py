@@ -377,3 +377,14 @@ def test_teachers_time_no_student_of_other_settings(compared, tmp_path, capsys):
     module.measure_teachers(["hard_only"], other, tmp_path / "records", tmp / "work", 3)  # hard_only reads no teacher
     assert "no finished baseline run of these settings to time" in capsys.readouterr().out
     assert not (tmp_path / "records" / "_student_rtf.json").exists()
+
+
+def test_teachers_time_a_later_seed_when_seed_0_is_gone(compared, tmp_path, capsys):
+    import shutil
+
+    module, tmp, _, _ = compared
+    overrides = json.loads((tmp / "overrides.json").read_text())
+    shutil.copytree(tmp / "work" / "hard_only" / "seed1", tmp_path / "work" / "hard_only" / "seed1")
+    module.measure_teachers(["hard_only"], overrides, tmp_path / "records", tmp_path / "work", 2)
+    student = json.loads((tmp_path / "records" / "_student_rtf.json").read_text())
+    assert student["student"] == str(tmp_path / "work" / "hard_only" / "seed1" / "best")
