@@ -15,6 +15,8 @@ TINY_STUDENT = "{d_model: 32, num_heads: 2, subsampling_channels: 8, ff_mult: 2,
 # The tiny wav2vec2 teacher keeps the embedded teacher's 10 layers, so layer maps like {4: 10} hold.
 TINY_W2V = {"num_hidden_layers": 10}
 TINY_WHISPER = {"max_source_positions": 100}  # a 2 s window: tone utterances are up to 1.2 s (1.33 s slowed)
+# Recipes that read the Whisper teacher shorten its window (20 s of the real one's 30 s); the tiny one has 2 s.
+TINY_WHISPER_WINDOW_S = 2.0
 
 
 def write_tiny_corpus(directory: Path, n_train: int = 6) -> dict[str, Path]:
@@ -40,4 +42,5 @@ def tiny_overrides(corpus: dict[str, Path], teachers: dict[str, Path], out_dir: 
     return [f"out_dir={out_dir}", f"data.train={corpus['train']}", f"data.dev={corpus['dev']}",
             f"data.test={{test: {corpus['test']}}}", f"student.overrides={TINY_STUDENT}",
             *(f"teachers.{name}.spec={path}" for name, path in teachers.items()),
+            *([f"teachers.whisper.window_s={TINY_WHISPER_WINDOW_S}"] if "whisper" in teachers else []),
             *(f"train.{key}={value}" for key, value in settings.items())]

@@ -9,7 +9,13 @@ import shutil
 
 import pytest
 
-from ..distill.helpers import SYNTHETIC, tiny_overrides, tiny_teachers, write_tiny_corpus
+from ..distill.helpers import (
+    SYNTHETIC,
+    TINY_WHISPER_WINDOW_S,
+    tiny_overrides,
+    tiny_teachers,
+    write_tiny_corpus,
+)
 
 
 def _compare():
@@ -328,7 +334,9 @@ def test_teacher_facts_are_measured_recorded_and_used(compared, with_teachers):
         assert facts["rtf_1thread"]["median"] > 0 and facts["rtf_1thread"]["utterances"] == 2
         assert facts["params"] > 0 and facts["cpu"] == student["cpu"]
         assert facts["fingerprint"]["weights"] == module.weights_digest(facts["spec"]) and len(facts["spec"]) > 0
-    assert teachers["whisper"]["decoding"] == "beam 5" and teachers["w2v"]["decoding"] == "greedy"
+    # the Whisper teacher as the recipes reading it run it: its window shortened, CTranslate2's beam search
+    assert teachers["whisper"]["decoding"] == f"beam 5, {TINY_WHISPER_WINDOW_S:g} s window, ctranslate2 int8"
+    assert teachers["w2v"]["decoding"] == "greedy"
     rows = comparison["scenarios"]["A"]["methods"]
     for name in ("hard_only", "frame_kl"):
         row = rows[name]
