@@ -10,7 +10,7 @@ Usage (from the repository root, after ``speechdistill cache-teacher recipes/syn
         [--labelled-fraction 0.1] [--thresholds 0.5 0.7 0.8 0.9 0.95] [--out DIR]
 
 Per threshold: the share of labelled utterances kept and the corpus WER of their 1-best against the reference, in
-all and per speech engine (the manifest's ``engine`` field, when it has one). Writes ``results.json`` and
+all and per speech engine (the synthetic corpus's speakers are 'engine/voice'). Writes ``results.json`` and
 ``pseudo_label_filter.md`` into ``--out`` (default ``benchmarks/results/<YYYY-MM-DD>_pseudo_label_filter``).
 """
 
@@ -22,7 +22,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from speechdistill.cache import open_cache
+from speechdistill.cache import CacheError, open_cache
+from speechdistill.data.manifests import read_manifest
+from speechdistill.data.records import Utterance
 from speechdistill.data.subsets import labelled_ids
 from speechdistill.eval.metrics import wer
 from speechdistill.io import atomic_write_text
@@ -30,15 +32,9 @@ from speechdistill.io import atomic_write_text
 THRESHOLDS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 
 
-def read_references(manifest: Path) -> dict[str, tuple[str, str]]:
-    """Utterance id (the audio path without its extension, as the cache keys it) -> (transcript, engine)."""
-    refs = {}
-    for line in manifest.read_text().splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            utt_id = str(Path(entry["audio_filepath"]).with_suffix(""))
-            refs[utt_id] = (entry["text"], entry.get("engine", "all"))
-    return refs
+def engine_of(utterance: Utterance) -> str:
+    """The speech engine of a synthetic-corpus utterance (its speaker is 'engine/voice'), else "all"."""
+    return (utterance.speaker or "all").partition("/")[0]
 
 
 def threshold_rows(pairs: Sequence[tuple[str, str, float, str]], thresholds: Sequence[float]) -> list[dict]:
@@ -81,18 +77,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     cache = open_cache(args.cache)
-    refs = read_references(Path(args.manifest))
-    missing = [utt_id for utt_id in refs if utt_id not in cache]
-    if missing:
-        raise SystemExit(f"{args.cache}: no cached output for {len(missing)} utterance(s) of {args.manifest}, "
-                         f"e.g. {missing[0]}: was the cache built from this manifest?")
-    labelled = sorted(labelled_ids(list(refs), args.labelled_fraction))
+    utterances = read_manifest(args.manifest, labelled=True, vocab=None)
+    labelled = labelled_ids([u.id for u in utterances], args.labelled_fraction)
+    chosen = [u for u in utterances if u.id in labelled]
+    try:
+        items = cache.items([u.id for u in chosen], names=())
+    except CacheError as exc:  # names the ids missing, and the manifest the cache was built from
+        raise SystemExit(str(exc)) from None
     pairs = []
-    for item in cache.items(labelled, names=()):
+    for utterance, item in zip(chosen, items, strict=True):
         if not item.nbest:
             raise SystemExit(f"{args.cache}: {item.id} has no N-best list: build the cache with nbest >= 1")
-        best = item.nbest[0]
-        pairs.append((refs[item.id][0], best.text, best.posterior, refs[item.id][1]))
+        pairs.append((utterance.text, item.nbest[0].text, item.nbest[0].posterior, engine_of(utterance)))
     rows = threshold_rows(pairs, sorted(args.thresholds))
     facts = {"cache": args.cache, "manifest": args.manifest, "labelled_fraction": args.labelled_fraction,
              "labelled": len(pairs), "teacher": cache.meta.get("config", {}).get("teacher")}

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from ..scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pseudo_label_filter.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("pseudo_label_filter", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "pseudo_label_filter")
 
 
 def test_threshold_rows_keep_the_confident_and_score_them_per_engine():

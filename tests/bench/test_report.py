@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from speechdistill.bench.readme import (
 from speechdistill.bench.report import render_report, write_report
 from tests.bench.helpers import sample_results
 
+from ..scripts import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "update_readme.py"
 
 
@@ -34,10 +35,7 @@ def write_run(root: Path, name: str, results: dict) -> Path:
 
 
 def update_readme_script():
-    spec = importlib.util.spec_from_file_location("update_readme", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "update_readme")
 
 
 def test_report_has_labels_and_a_percent_table_per_manifest():

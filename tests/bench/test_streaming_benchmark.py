@@ -3,21 +3,19 @@ speed lives in benchmarks/, not in timed tests)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 from speechdistill.export import export_bundle
+
+from ..scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "tests" / "assets"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("streaming_benchmark", REPO / "benchmarks" / "streaming.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / "streaming.py", "streaming_benchmark")
 
 
 def test_streaming_benchmark_writes_the_table(tmp_path):

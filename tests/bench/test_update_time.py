@@ -3,20 +3,17 @@ own wall times, and the cache's disk figures cover every content type."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 from ..distill.helpers import TINY_STUDENT, TINY_W2V, write_tiny_corpus
+from ..scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "update_time.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("update_time", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "update_time")
 
 
 def test_update_time_measures_three_runs_and_the_cache_disk(tmp_path, tiny_teacher_dir):

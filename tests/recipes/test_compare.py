@@ -3,7 +3,6 @@ teacher facts, verdicts, RESULTS.md."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 
@@ -16,13 +15,11 @@ from ..distill.helpers import (
     tiny_teachers,
     write_tiny_corpus,
 )
+from ..scripts import load_script
 
 
 def _compare():
-    spec = importlib.util.spec_from_file_location("synthetic_compare", SYNTHETIC / "compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SYNTHETIC / "compare.py", "synthetic_compare")
 
 
 @pytest.fixture(scope="module")
@@ -388,8 +385,6 @@ def test_teachers_time_no_student_of_other_settings(compared, tmp_path, capsys):
 
 
 def test_teachers_time_a_later_seed_when_seed_0_is_gone(compared, tmp_path, capsys):
-    import shutil
-
     module, tmp, _, _ = compared
     overrides = json.loads((tmp / "overrides.json").read_text())
     shutil.copytree(tmp / "work" / "hard_only" / "seed1", tmp_path / "work" / "hard_only" / "seed1")

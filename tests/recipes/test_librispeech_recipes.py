@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 from pathlib import Path
@@ -16,6 +15,7 @@ from speechdistill.train.loop import read_log
 
 from ..conftest import write_tone
 from ..distill.helpers import RECIPES
+from ..scripts import load_script
 
 LIBRI = RECIPES / "librispeech"
 FOLDERS = ("librispeech_wav2vec2", "librispeech_whisper", "librispeech_multi_teacher")
@@ -26,10 +26,7 @@ WORDS = ("TURN ON THE LIGHTS", "SET A TIMER FOR TEN MINUTES", "WHAT TIME IS IT",
 
 
 def _module(name: str):
-    spec = importlib.util.spec_from_file_location(f"librispeech_{name}", LIBRI / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(LIBRI / f"{name}.py", f"librispeech_{name}")
 
 
 def make_librispeech(root: Path) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from speechdistill.teachers.training import TeacherConfig
 from speechdistill.train.loop import read_log
 
 from ..distill.helpers import RECIPES, SYNTHETIC, tiny_overrides, tiny_teachers, write_tiny_corpus
+from ..scripts import load_script
 
 
 def _validate_teacher(path: Path, overrides: list[str]) -> None:
@@ -134,10 +134,7 @@ def test_recipe_runs_two_updates_on_tiny_data(name, tiny, tmp_path, capsys):
 
 
 def _run_script():
-    spec = importlib.util.spec_from_file_location("synthetic_commands_run", SYNTHETIC / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SYNTHETIC / "run.py", "synthetic_commands_run")
 
 
 def test_recipe_script_runs_a_recipe_and_prints_the_wer_table(tiny, tmp_path, capsys):

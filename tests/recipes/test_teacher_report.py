@@ -1,19 +1,16 @@
-import importlib.util
 import json
 from pathlib import Path
 
 from speechdistill.data.manifests import write_nemo_manifest
 
 from ..conftest import make_tone_utterances
+from ..scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "teachers" / "report.py"
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("teacher_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "teacher_report")
 
 
 def test_teacher_report_scores_every_split_present(tmp_path, tiny_teacher_dir, monkeypatch):
